@@ -1,0 +1,1 @@
+"""migspec: the executable specification of QEMU live-migration control."""

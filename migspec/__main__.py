@@ -1,0 +1,7 @@
+"""``python -m migspec``."""
+
+import sys
+
+from migspec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""The ``migspec`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from migspec.reference.engine import Engine
+from migspec.reference.profiles import PROFILES
+from migspec.reference.script import ScriptError, parse, run_script
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Replay a script against the reference and print what a client sees."""
+    try:
+        text = _read(args.script)
+    except OSError as err:
+        print(f"migspec run: cannot read {args.script}: {err.strerror}", file=sys.stderr)
+        return 2
+    where = "<stdin>" if args.script == "-" else args.script
+    engine = Engine(args.profile)
+    try:
+        for out in run_script(engine, parse(text, where), where):
+            print(json.dumps(out), flush=True)
+    except ScriptError as err:
+        print(f"migspec run: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Run every check there is; exit 1 if any fails."""
+    from migspec.properties.selfcheck import run_all
+
+    results = run_all()
+    ok = all(r.ok for r in results)
+    if args.json:
+        doc: dict[str, Any] = {
+            "ok": ok,
+            "checks": [
+                {"name": r.name, "ok": r.ok, "detail": r.detail, "requirements": r.requirements}
+                for r in results
+            ],
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="migspec verify")
+        table.add_column("check")
+        table.add_column("result")
+        table.add_column("detail")
+        for r in results:
+            table.add_row(r.name, "[green]PASS[/]" if r.ok else "[red]FAIL[/]", r.detail)
+        console = Console()
+        console.print(table)
+        passed = sum(r.ok for r in results)
+        console.print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="migspec",
+        description="Executable specification of QEMU live-migration control "
+        "(migration.c at 6775e2c4).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="replay a JSON-lines script against the reference")
+    run.add_argument("script", help="script file, or - for standard input")
+    run.add_argument("--profile", choices=sorted(PROFILES), default="seed")
+    run.set_defaults(func=cmd_run)
+    verify = sub.add_parser("verify", help="run every check on the reference")
+    verify.add_argument("--json", action="store_true", help="machine-readable output")
+    verify.set_defaults(func=cmd_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``migspec`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,1 @@
+"""Properties, explorer and conformance."""

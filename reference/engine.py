@@ -1,0 +1,239 @@
+"""The reference engine's front door: a world plus the operations a client,
+a script or a checker performs on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from migspec.reference import scheduler as sched
+from migspec.reference.environment import Env
+from migspec.reference.handlers import QmpError, qemu_start_incoming_migration
+from migspec.reference.profiles import Profile, get_profile
+from migspec.reference.qmp import Reply, dispatch
+from migspec.reference.vm import VM
+from migspec.reference.world import DESTINATION, SOURCE, Crash, Move, World
+from migspec.spec.runstates import RunState
+from migspec.spec.uris import BuildConfig
+
+#: ``settle`` gives up after this much virtual time without quiescence.
+DEFAULT_SETTLE_MS = 3_600_000
+
+VM_KEYS = ("runstate", "autostart", "global_state_optional", "blockers", "unmigratable", "fds")
+
+
+class EngineError(ValueError):
+    """A request the engine cannot carry out (bad directive arguments)."""
+
+
+class Engine:
+    """One reference world, driven by QMP commands and directives."""
+
+    def __init__(
+        self,
+        profile: str | Profile = "seed",
+        build: BuildConfig | None = None,
+        env: Env | None = None,
+    ) -> None:
+        prof = get_profile(profile) if isinstance(profile, str) else profile
+        self.world = World(profile=prof, build=build or BuildConfig(), env=env or Env())
+        self.scheduler: sched.Scheduler = sched.DefaultScheduler()
+        self._read = 0
+
+    # -- lookups ---------------------------------------------------------------
+    def vm(self, name: str = SOURCE) -> VM:
+        """The VM called ``name``; EngineError if there is none."""
+        try:
+            return self.world.vms[name]
+        except KeyError:
+            raise EngineError(
+                f"no VM named {name!r} (have: {', '.join(self.world.vms)})"
+            ) from None
+
+    def output(self) -> list[dict[str, Any]]:
+        """Replies, events and notices logged since the last call, in order;
+        lines from VMs other than the source carry ``"vm"``."""
+        out: list[dict[str, Any]] = []
+        for name, obj in self.world.log[self._read:]:
+            out.append(obj if name == SOURCE else {**obj, "vm": name})
+        self._read = len(self.world.log)
+        return out
+
+    # -- QMP ---------------------------------------------------------------------
+    def execute(self, cmd: Any, vm: str = SOURCE) -> Reply | None:
+        """Run one QMP command to its reply, as a client waiting for it would.
+
+        If the main loop is busy (joining a thread, or a thread holds the big
+        lock) the other actors run first under the engine's scheduler. None
+        when the process exits before it answers.
+        """
+        target = self.vm(vm)
+        world = self.world
+        if target.exited is not None:
+            world.log.append((vm, {"migspec": "unanswered", "reason": target.exited}))
+            return None
+        if not target.queue and sched.main_loop_free(world, vm):
+            try:
+                reply = dispatch(world, target, cmd)
+            except Crash as crash:
+                world.crash(target, crash.reason, crash.line)
+                return None
+            world.log.append((vm, reply))
+            return reply
+        target.queue.append(cmd)
+        mark = len(world.log)
+        while target.queue or not self._answered(mark, vm):
+            enabled = sched.moves(world)
+            if not enabled:
+                when = sched.next_time(world)
+                if when is None or target.exited is not None:
+                    return None
+                world.clock_us = when
+                continue
+            sched.step(world, self.scheduler.choose(world, enabled))
+            if target.exited is not None:
+                return None
+        return self._last_reply(mark, vm)
+
+    def _answered(self, mark: int, vm: str) -> bool:
+        return self._last_reply(mark, vm) is not None
+
+    def _last_reply(self, mark: int, vm: str) -> Reply | None:
+        for name, obj in reversed(self.world.log[mark:]):
+            if name == vm and ("return" in obj or "error" in obj):
+                reply: Reply = obj
+                return reply
+        return None
+
+    def submit(self, cmd: Any, vm: str = SOURCE) -> None:
+        """Queue a command without running it (it runs as a ``main``/``qmp`` move)."""
+        target = self.vm(vm)
+        if target.exited is not None:
+            raise EngineError(f"VM {vm!r} has exited: {target.exited}")
+        target.queue.append(cmd)
+
+    # -- time and scheduling -----------------------------------------------------
+    def settle(self, max_ms: int = DEFAULT_SETTLE_MS) -> bool:
+        """Run every actor until nothing can move; False if still busy after
+        ``max_ms`` of virtual time."""
+        until = self.world.clock_us + max_ms * 1000
+        return sched.run(self.world, until, self.scheduler, stop_at_quiescence=True)
+
+    def advance(self, ms: int) -> bool:
+        """Let ``ms`` of virtual time pass with every actor running."""
+        if ms < 0:
+            raise EngineError("advance needs ms >= 0")
+        return sched.run(self.world, self.world.clock_us + ms * 1000, self.scheduler)
+
+    def step(self, vm: str = SOURCE, actor: str = "thread", task: str | None = None) -> Move:
+        """Run the first enabled move of ``vm``'s ``actor`` (and ``task``).
+
+        If that actor is only waiting for time, the clock moves to its wake-up
+        first. EngineError if it cannot move at all.
+        """
+        self.vm(vm)
+        if actor not in ("main", "thread"):
+            raise EngineError("step actor must be 'main' or 'thread'")
+        for _ in range(2):
+            for move in sched.moves(self.world):
+                if move.vm == vm and move.actor == actor and (
+                    task is None or move.task == task or move.task.startswith(task + ":")
+                ):
+                    sched.step(self.world, move)
+                    return move
+            wake = self._wake_of(vm, actor)
+            if wake is None:
+                break
+            self.world.clock_us = wake
+        what = f"{vm} {actor}" + (f" {task}" if task else "")
+        raise EngineError(f"no enabled move for {what}")
+
+    def _wake_of(self, name: str, actor: str) -> int | None:
+        target = self.world.vms[name]
+        now = self.world.clock_us
+        if actor == "thread":
+            times = [max(t.wake_us, target.bql_until_us) for t in target.threads.values()
+                     if not t.done]
+        else:
+            times = [max(c.due_us, target.bql_until_us) for c in target.connects]
+        future = [t for t in times if t > now]
+        return min(future) if future else None
+
+    # -- environment and processes -----------------------------------------------
+    def set_env(self, values: dict[str, Any]) -> None:
+        """Change environment knobs (see :class:`~migspec.reference.environment.Env`)."""
+        try:
+            self.world.env.update(values)
+        except ValueError as err:
+            raise EngineError(str(err)) from None
+        if "ram_bytes" in values:
+            for vm in self.world.vms.values():
+                if not vm.ram.active:
+                    vm.ram.total = self.world.env.ram_bytes
+
+    def configure_vm(self, name: str, values: dict[str, Any]) -> None:
+        """Set a VM's run state, autostart, global-state optionality, blockers,
+        unmigratable device or monitor file descriptors."""
+        vm = self.vm(name)
+        for key, value in values.items():
+            if key == "runstate":
+                try:
+                    vm.runstate = RunState(value)
+                except ValueError:
+                    raise EngineError(f"unknown runstate {value!r}") from None
+            elif key in ("autostart", "global_state_optional"):
+                if not isinstance(value, bool):
+                    raise EngineError(f"vm {key} must be a boolean")
+                if key == "autostart":
+                    vm.autostart = value
+                else:
+                    vm.global_state.optional = value
+            elif key in ("blockers", "fds"):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise EngineError(f"vm {key} must be a list of strings")
+                if key == "blockers":
+                    vm.blockers = list(reversed(value))  # migrate_add_blocker prepends
+                else:
+                    vm.fds = list(value)
+            elif key == "unmigratable":
+                if value is not None and not isinstance(value, str):
+                    raise EngineError("vm unmigratable must be a device name or null")
+                vm.unmigratable = value
+            else:
+                raise EngineError(f"unknown vm key {key!r} (known: {', '.join(VM_KEYS)})")
+
+    def incoming(self, uri: str, name: str = DESTINATION) -> None:
+        """Start a new process ``name`` as with ``-incoming URI`` (vl.c):
+        prelaunch -> inmigrate, then qemu_start_incoming_migration; an error
+        there makes QEMU exit(1)."""
+        if name in self.world.vms and self.world.vms[name].exited is None:
+            raise EngineError(f"VM {name!r} already exists")
+        vm = self.world.add_vm(name)
+        vm.runstate = RunState.PRELAUNCH
+        try:
+            self.world.runstate_set(vm, RunState.INMIGRATE)
+            qemu_start_incoming_migration(self.world, vm, uri)
+        except QmpError as err:
+            self.world.crash(vm, f"-incoming {uri}: {err.desc}", None)
+        except Crash as crash:
+            self.world.crash(vm, crash.reason, crash.line)
+
+    def feed(self, name: str, outcome: str, runstate: str | None) -> None:
+        """A source this world does not model connects to ``name`` and sends a
+        stream that completes (carrying a global-state section with
+        ``runstate``, or none) or fails."""
+        vm = self.vm(name)
+        if outcome not in ("complete", "fail"):
+            raise EngineError("feed outcome must be 'complete' or 'fail'")
+        if runstate is not None and runstate not in {r.value for r in RunState}:
+            raise EngineError(f"unknown runstate {runstate!r}")
+        if not vm.incoming.listening:
+            raise EngineError(f"VM {name!r} is not listening for an incoming migration")
+        uri = vm.incoming.listening.pop(0)
+        f = self.world.new_file(uri.split(":", 1)[0] + ":")
+        if outcome == "complete":
+            f.complete_delivered = True
+            self.world.payloads[f.fid] = runstate
+        else:
+            f.error = -5
+        self.world.readers[f.fid] = name
+        vm.incoming.accepted.append(f.fid)

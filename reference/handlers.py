@@ -1,0 +1,352 @@
+"""The QMP command handlers of the seed, one function each.
+
+A handler runs on the main loop with the big lock held, from start to end, as
+one step. It returns the command's return value or raises :class:`QmpError`
+with a key of :data:`migspec.spec.errors.ERRORS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from migspec.reference import decisions as D
+from migspec.reference.mainloop import _pair, listener_for, migrate_fd_connect, migrate_fd_error
+from migspec.reference.state import MigrationState
+from migspec.reference.vm import VM, ConnectPending
+from migspec.reference.world import World
+from migspec.spec import constants as C
+from migspec.spec.capabilities import CAPABILITY_ORDER, Capability
+from migspec.spec.errors import ERROR_BY_KEY
+from migspec.spec.parameters import PARAMETER_BY_NAME, PARAMETERS
+from migspec.spec.runstates import NEEDS_RESET, RunState
+from migspec.spec.states import MigrationStatus as S
+from migspec.spec.uris import DEFER
+
+
+class QmpError(Exception):
+    """A QMP error reply: a catalogue key and the template's arguments."""
+
+    def __init__(self, key: str, *args: object) -> None:
+        decl = ERROR_BY_KEY[key]
+        super().__init__(decl.text(*args))
+        self.key = key
+        self.error_class = decl.error_class
+        self.desc = decl.text(*args)
+
+
+Handler = Callable[[World, VM, dict[str, Any]], Any]
+
+
+def qfloat(value: float) -> float:
+    """A double as QEMU 2.4's JSON writer prints it (``%f``, zeros stripped)."""
+    return float(f"{value:f}")
+
+
+# -- capabilities and parameters ------------------------------------------------
+def qmp_migrate_set_capabilities(world: World, vm: VM, args: dict[str, Any]) -> None:
+    """Lines 468-483 (MIG-CAPS-001, MIG-CAPS-002)."""
+    caps: list[tuple[Capability, bool]] = args["capabilities"]
+    if D.capabilities_refused(vm.s.state, world.profile.repairs("DEF-CAPS-WHILE-CANCELLING")):
+        raise QmpError("migration_active")
+    for cap, state in caps:
+        vm.s.enabled_capabilities[cap] = state
+
+
+def qmp_query_migrate_capabilities(world: World, vm: VM, args: dict[str, Any]) -> Any:
+    """Lines 332-355 (MIG-CAPS-003): every capability, in enum order."""
+    caps = vm.s.enabled_capabilities
+    return [{"capability": c.value, "state": caps[c]} for c in CAPABILITY_ORDER]
+
+
+def qmp_migrate_set_parameters(world: World, vm: VM, args: dict[str, Any]) -> None:
+    """Lines 485-524 (MIG-PARAMS-001..004): validate all, then set."""
+    for decl in PARAMETERS:
+        value = args.get(decl.name)
+        if value is not None and not D.parameter_in_range(decl, value):
+            raise QmpError("param_range", decl.c_name, decl.range_text)
+    for name, value in args.items():
+        if name in PARAMETER_BY_NAME:
+            vm.s.parameters[name] = value
+
+
+def qmp_query_migrate_parameters(world: World, vm: VM, args: dict[str, Any]) -> Any:
+    """Lines 357-370 (MIG-PARAMS-005)."""
+    return {p.name: vm.s.parameters[p.name] for p in PARAMETERS}
+
+
+def qmp_migrate_set_cache_size(world: World, vm: VM, args: dict[str, Any]) -> None:
+    """Lines 769-796 (MIG-CACHE-001..004)."""
+    err, size = D.cache_size_decision(
+        args["value"], vm.ram.total, world.profile.repairs("DEF-CACHE-NEGATIVE")
+    )
+    if err is not None:
+        raise QmpError(err)
+    vm.s.xbzrle_cache_size = size
+
+
+def qmp_query_migrate_cache_size(world: World, vm: VM, args: dict[str, Any]) -> Any:
+    """Lines 798-801 (MIG-CACHE-005)."""
+    return vm.s.xbzrle_cache_size
+
+
+def qmp_migrate_set_speed(world: World, vm: VM, args: dict[str, Any]) -> None:
+    """Lines 803-819 (MIG-SPEED-001, MIG-SPEED-002)."""
+    s = vm.s
+    s.bandwidth_limit = D.clamp_speed(args["value"])
+    if s.file is not None:
+        world.files[s.file].xfer_limit = D.xfer_limit(s.bandwidth_limit)
+
+
+def qmp_migrate_set_downtime(world: World, vm: VM, args: dict[str, Any]) -> None:
+    """Lines 821-826 (MIG-DOWNTIME-001, MIG-DOWNTIME-002)."""
+    vm.max_downtime = D.downtime_ns(
+        float(args["value"]), world.profile.repairs("DEF-DOWNTIME-OVERFLOW")
+    )
+
+
+# -- query-migrate ---------------------------------------------------------------
+def _ram_stats(world: World, vm: VM, active: bool) -> dict[str, Any]:
+    ram, s = vm.ram, vm.s
+    return {
+        "transferred": ram.transferred,
+        "remaining": ram.dirty if active else 0,
+        "total": ram.total,
+        "duplicate": 0,
+        "skipped": 0,
+        "normal": ram.normal_pages,
+        "normal-bytes": ram.normal_pages * C.TARGET_PAGE_SIZE,
+        "dirty-pages-rate": s.dirty_pages_rate if active else 0,
+        "mbps": qfloat(s.mbps),
+        "dirty-sync-count": s.dirty_sync_count,
+    }
+
+
+def _xbzrle(vm: VM, info: dict[str, Any]) -> None:
+    """``get_xbzrle_cache_stats`` (lines 372-384, MIG-QUERY-005)."""
+    if vm.s.enabled_capabilities[Capability.XBZRLE]:
+        info["xbzrle-cache"] = {
+            "cache-size": vm.s.xbzrle_cache_size,
+            "bytes": 0,
+            "pages": 0,
+            "cache-miss": 0,
+            "cache-miss-rate": qfloat(0.0),
+            "overflow": 0,
+        }
+
+
+def qmp_query_migrate(world: World, vm: VM, args: dict[str, Any]) -> Any:
+    """Lines 386-466 (MIG-QUERY-001..006): the shape depends on the state."""
+    s = vm.s
+    state = s.state
+    info: dict[str, Any] = {}
+    if state == S.NONE:
+        return info  # MIG-QUERY-001: nothing, not even the status
+    info["status"] = state.value
+    if state in (S.ACTIVE, S.CANCELLING):
+        # MIG-QUERY-003
+        info["ram"] = _ram_stats(world, vm, True)
+        _xbzrle(vm, info)
+        info["total-time"] = world.ms - s.total_time
+        info["expected-downtime"] = s.expected_downtime
+        info["setup-time"] = s.setup_time
+    elif state == S.COMPLETED:
+        # MIG-QUERY-004
+        info["ram"] = _ram_stats(world, vm, False)
+        _xbzrle(vm, info)
+        info["total-time"] = s.total_time
+        info["downtime"] = s.downtime
+        info["setup-time"] = s.setup_time
+    # MIG-QUERY-002 (setup), MIG-QUERY-006 (failed, cancelled): status only.
+    return info
+
+
+# -- migrate, cancel -------------------------------------------------------------
+def migrate_init(world: World, vm: VM, blk: bool, inc: bool) -> None:
+    """Lines 628-659 (MIG-INIT-001, MIG-INIT-002): zero the state but keep the
+    settings, then SETUP."""
+    old = vm.s
+    vm.s = MigrationState(
+        state=old.state,
+        bandwidth_limit=old.bandwidth_limit,
+        xbzrle_cache_size=old.xbzrle_cache_size,
+        mbps=0.0,
+        parameters=dict(old.parameters),
+        enabled_capabilities=dict(old.enabled_capabilities),
+        blk=blk,
+        shared=inc,
+        file=None,
+        cleanup_bh=None,
+        thread=None,
+    )
+    world.set_state(vm, S.NONE, "migrate_init")
+    vm.s.total_time = world.ms
+
+
+def qmp_migrate(world: World, vm: VM, args: dict[str, Any]) -> None:
+    """Lines 696-762 (MIG-MIGRATE-001..009)."""
+    uri: str = args["uri"]
+    s = vm.s
+    err = D.migrate_precheck(
+        s.state,
+        vm.runstate == RunState.INMIGRATE,
+        vm.unmigratable is not None,
+        bool(vm.blockers),
+        s.cleanup_bh is not None,
+        world.profile.repairs("DEF-MIGRATE-BEFORE-CLEANUP"),
+    )
+    if err == "state_blocked":
+        raise QmpError(err, vm.unmigratable)
+    if err == "blocker":
+        raise QmpError(err, vm.blockers[0])
+    if err is not None:
+        raise QmpError(err)
+    s.state = S.NONE  # line 732, no event (MIG-MIGRATE-006)
+    world.note(vm, "state", trigger="migrate_reset", new=S.NONE.value)
+    migrate_init(world, vm, bool(args.get("blk", False)), bool(args.get("inc", False)))
+    scheme = D.outgoing_scheme(uri, world.build)
+    if scheme is None:
+        # MIG-MIGRATE-008
+        world.set_state(vm, S.SETUP, "uri_unknown")
+        if world.profile.repairs("DEF-UNKNOWN-URI-NO-NOTIFY"):
+            world.notify(vm)
+        raise QmpError("uri_invalid")
+    outcome, error = _connect_outcome(world, vm, scheme, uri)
+    if outcome == "immediate":
+        # MIG-CONNECT-001
+        f = world.new_file(scheme)
+        _pair(world, vm, f.fid, scheme)
+        migrate_fd_connect(world, vm, f.fid)
+    elif outcome == "refused":
+        # MIG-FDERROR-001
+        vm.s.file = None
+        migrate_fd_error(world, vm, "connect_error_sync")
+        raise QmpError("connect_failed", error)
+    else:
+        # MIG-CONNECT-002
+        due = world.clock_us + world.env.connect_delay_ms * 1000
+        vm.connects.append(ConnectPending(due, outcome == "delayed", scheme, error))
+
+
+def _connect_outcome(world: World, vm: VM, scheme: str, uri: str) -> tuple[str, str]:
+    """How the transport's start function ends, from the environment."""
+    env = world.env
+    if scheme == "fd:":
+        name = uri[len(scheme):]
+        if name not in vm.fds:
+            return "refused", f"File descriptor named '{name}' has not been found"
+    if env.connect != "auto":
+        return env.connect, env.connect_error
+    if scheme in ("exec:", "fd:", "rdma:"):
+        return "immediate", ""
+    others = [v for v in world.vms.values() if v is not vm and not v.exited]
+    if not others or listener_for(world, vm, scheme) is not None:
+        return "delayed", ""
+    return "refused", env.connect_error
+
+
+def qmp_migrate_cancel(world: World, vm: VM, args: dict[str, Any]) -> None:
+    """``migrate_fd_cancel`` (lines 575-600, MIG-CANCEL-001..003). The loop runs
+    atomically: the thread's CAS between its read and its CAS changes only the
+    number of iterations."""
+    s = vm.s
+    fid = s.file
+    if D.cancel_outcome(s.state) != s.state:
+        world.set_state(vm, s.state, "cancel")
+    if s.state == S.CANCELLING and fid is not None:
+        f = world.files[fid]
+        if f.can_shutdown:  # qemu_file_shutdown; -ENOSYS for popen/fd files
+            f.shut_down = True
+
+
+# -- incoming ----------------------------------------------------------------------
+def qemu_start_incoming_migration(world: World, vm: VM, uri: str) -> None:
+    """Lines 236-260 (MIG-INCOMING-001..004)."""
+    world.emit(vm, "MIGRATION", {"status": S.SETUP.value})  # not gated: line 240
+    kind = D.incoming_dispatch(uri, world.build)
+    if kind == DEFER:
+        already = vm.deferred_incoming
+        vm.deferred_incoming = True
+        if already:
+            raise QmpError("incoming_already_deferred")
+    elif kind is None:
+        raise QmpError("incoming_unknown_protocol", uri)
+    else:
+        vm.incoming.listening.append(uri)
+
+
+def qmp_migrate_incoming(world: World, vm: VM, args: dict[str, Any]) -> None:
+    """Lines 673-694 (MIG-INCOMING-010, MIG-INCOMING-011)."""
+    if not vm.deferred_incoming:
+        raise QmpError("incoming_not_deferred")
+    first: str | None = None
+    if not vm.incoming_once:
+        first = "incoming_already_started"
+        if world.profile.repairs("DEF-INCOMING-ONCE-NO-RETURN"):
+            raise QmpError(first)
+    try:
+        qemu_start_incoming_migration(world, vm, args["uri"])
+    except QmpError:
+        if first is not None:
+            raise QmpError(first) from None
+        raise
+    vm.incoming_once = False
+    if first is not None:
+        raise QmpError(first)
+
+
+# -- beside the seed -------------------------------------------------------------
+def qmp_query_status(world: World, vm: VM, args: dict[str, Any]) -> Any:
+    """``qmp_query_status`` (MIG-VM-001)."""
+    return {
+        "running": vm.runstate == RunState.RUNNING,
+        "singlestep": False,
+        "status": vm.runstate.value,
+    }
+
+
+def qmp_stop(world: World, vm: VM, args: dict[str, Any]) -> None:
+    """``qmp_stop`` (MIG-VM-002): on a waiting destination it clears autostart."""
+    if vm.runstate == RunState.INMIGRATE:
+        vm.autostart = False
+    else:
+        world.vm_stop(vm, RunState.PAUSED)
+
+
+def qmp_cont(world: World, vm: VM, args: dict[str, Any]) -> None:
+    """``qmp_cont`` (MIG-VM-003): on a waiting destination it sets autostart;
+    a suspended guest stays suspended."""
+    if vm.runstate in NEEDS_RESET:
+        raise QmpError("needs_reset")
+    if vm.runstate == RunState.SUSPENDED:
+        return
+    if vm.runstate == RunState.INMIGRATE:
+        vm.autostart = True
+    else:
+        world.vm_start(vm)
+
+
+def qmp_capabilities(world: World, vm: VM, args: dict[str, Any]) -> None:
+    """The reference's monitor starts in command mode, as after negotiation,
+    so ``qmp_capabilities`` gets QEMU's "already complete" error."""
+    raise QmpError("negotiation_complete", "qmp_capabilities")
+
+
+HANDLERS: dict[str, Handler] = {
+    "migrate": qmp_migrate,
+    "migrate_cancel": qmp_migrate_cancel,
+    "migrate-incoming": qmp_migrate_incoming,
+    "migrate-set-capabilities": qmp_migrate_set_capabilities,
+    "query-migrate-capabilities": qmp_query_migrate_capabilities,
+    "migrate-set-parameters": qmp_migrate_set_parameters,
+    "query-migrate-parameters": qmp_query_migrate_parameters,
+    "migrate-set-cache-size": qmp_migrate_set_cache_size,
+    "query-migrate-cache-size": qmp_query_migrate_cache_size,
+    "migrate_set_speed": qmp_migrate_set_speed,
+    "migrate_set_downtime": qmp_migrate_set_downtime,
+    "query-migrate": qmp_query_migrate,
+    "query-status": qmp_query_status,
+    "stop": qmp_stop,
+    "cont": qmp_cont,
+    "qmp_capabilities": qmp_capabilities,
+}

@@ -1,0 +1,188 @@
+"""The whole system: processes, files between them, the virtual clock, the log.
+
+A world steps one actor at a time. Each step is one region of the seed that
+runs without interruption (see ``docs/atomicity.md``); :meth:`World.moves`
+lists the steps that can run now and :meth:`World.step` runs one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from migspec.reference.environment import Env, QemuFile, Ram
+from migspec.reference.profiles import SEED, Profile
+from migspec.reference.vm import VM
+from migspec.spec.capabilities import Capability
+from migspec.spec.runstates import PRELAUNCH_REPAIR, RUNSTATE_TRANSITIONS, RunState
+from migspec.spec.states import MigrationStatus
+from migspec.spec.transitions import COMPILED
+from migspec.spec.uris import BuildConfig
+
+SOURCE = "source"
+DESTINATION = "destination"
+
+
+class Move(NamedTuple):
+    """A step an actor can take: ``vm``'s ``actor`` (``main`` or ``thread``)
+    runs ``task`` (a main-loop task name, or a thread id)."""
+
+    vm: str
+    actor: str
+    task: str
+
+
+class Crash(Exception):
+    """The process aborted or exited; the step that raised it ends there."""
+
+    def __init__(self, reason: str, line: int | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+@dataclass
+class World:
+    """Processes, files and time."""
+
+    profile: Profile = SEED
+    build: BuildConfig = field(default_factory=BuildConfig)
+    env: Env = field(default_factory=Env)
+    vms: dict[str, VM] = field(default_factory=dict)
+    files: dict[int, QemuFile] = field(default_factory=dict)
+    #: Which VM reads each file (the destination of a connected pair).
+    readers: dict[int, str] = field(default_factory=dict)
+    #: Global-state section carried by each file's stream (runstate name), if sent.
+    payloads: dict[int, str | None] = field(default_factory=dict)
+    clock_us: int = 0
+    #: Everything a client sees, in order: (vm name, reply, event or notice).
+    log: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: Internal trace (notifier calls, state changes), for readers and tests.
+    trace: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    next_fid: int = 1
+
+    def __post_init__(self) -> None:
+        if SOURCE not in self.vms:
+            self.add_vm(SOURCE)
+        self.table = COMPILED[self.profile.name]
+
+    # -- processes ---------------------------------------------------------
+    def add_vm(self, name: str) -> VM:
+        """A new QEMU process called ``name`` (``register_global_state`` done)."""
+        vm = VM(name=name, ram=Ram(total=self.env.ram_bytes))
+        self.vms[name] = vm
+        return vm
+
+    @property
+    def ms(self) -> int:
+        """``qemu_clock_get_ms``: the virtual clock in whole milliseconds."""
+        return self.clock_us // 1000
+
+    def timestamp(self) -> dict[str, int]:
+        """A QMP event timestamp from the virtual clock."""
+        return {"seconds": self.clock_us // 1_000_000, "microseconds": self.clock_us % 1_000_000}
+
+    def emit(self, vm: VM, event: str, data: dict[str, Any] | None = None) -> None:
+        """Send a QMP event from ``vm``."""
+        obj: dict[str, Any] = {"event": event}
+        if data is not None:
+            obj["data"] = data
+        obj["timestamp"] = self.timestamp()
+        self.log.append((vm.name, obj))
+
+    def migration_event(self, vm: VM, status: MigrationStatus) -> None:
+        """``migrate_generate_event`` (lines 216-221): only with the events
+        capability (MIG-EVENT-001)."""
+        if vm.s.enabled_capabilities[Capability.EVENTS]:
+            self.emit(vm, "MIGRATION", {"status": status.value})
+
+    def crash(self, vm: VM, reason: str, line: int | None) -> None:
+        """The process ends (abort, segfault or exit)."""
+        vm.exited = reason
+        notice: dict[str, Any] = {"migspec": "exited", "reason": reason}
+        if line is not None:
+            notice["line"] = line
+        self.log.append((vm.name, notice))
+
+    def note(self, vm: VM, what: str, **data: Any) -> None:
+        """Record an internal happening that no QMP client sees."""
+        self.trace.append((vm.name, {"what": what, "ms": self.ms, **data}))
+
+    # -- shared helpers of the seed -----------------------------------------
+    def cas(self, vm: VM, expected: MigrationStatus, trigger: str) -> MigrationStatus | None:
+        """The compare-and-swap half of ``migrate_set_state`` (line 530).
+
+        Returns the new state when the swap happened, else None. The
+        destination comes from the compiled transition table.
+        """
+        new = self.table[(expected, trigger)]
+        if vm.s.state != expected:
+            return None
+        vm.s.state = new
+        self.note(vm, "state", trigger=trigger, old=expected.value, new=new.value)
+        return new
+
+    def set_state(self, vm: VM, expected: MigrationStatus, trigger: str) -> bool:
+        """``migrate_set_state`` from the main loop: swap, then the event
+        (MIG-SETSTATE-001). The main loop holds the big lock, so only the
+        migration thread could run between the two; see docs/atomicity.md."""
+        new = self.cas(vm, expected, trigger)
+        if new is None:
+            return False
+        self.migration_event(vm, new)
+        return True
+
+    def notify(self, vm: VM) -> None:
+        """``notifier_list_notify(&migration_state_notifiers, s)``."""
+        vm.notifications.append(vm.s.state.value)
+        self.note(vm, "notify", state=vm.s.state.value)
+
+    def runstate_set(self, vm: VM, new: RunState) -> None:
+        """``runstate_set`` of vl.c: an invalid transition aborts QEMU."""
+        old = vm.runstate
+        if (old, new) not in RUNSTATE_TRANSITIONS and not (
+            (old, new) == PRELAUNCH_REPAIR
+            and self.profile.repairs("DEF-INCOMING-PRELAUNCH-ABORT")
+        ):
+            raise Crash(f"invalid runstate transition: '{old.value}' -> '{new.value}'", None)
+        self.touch_ram(vm)
+        vm.runstate = new
+
+    def vm_start(self, vm: VM) -> None:
+        """``vm_start``: run the guest and send RESUME, unless it already runs."""
+        if vm.runstate != RunState.RUNNING:
+            self.runstate_set(vm, RunState.RUNNING)
+            self.emit(vm, "RESUME")
+
+    def vm_stop(self, vm: VM, state: RunState) -> int:
+        """``vm_stop``/``do_vm_stop``: stop a running guest, send STOP."""
+        if vm.runstate == RunState.RUNNING:
+            self.runstate_set(vm, state)
+            self.emit(vm, "STOP")
+        return 0
+
+    def touch_ram(self, vm: VM) -> None:
+        """Bring the guest's dirtying up to now."""
+        vm.ram.touch(self.clock_us, vm.runstate == RunState.RUNNING, self.env.dirty_rate)
+
+    def file(self, vm: VM, line: int) -> QemuFile:
+        """``s->file`` as the migration thread dereferences it."""
+        fid = vm.s.file
+        if fid is None:
+            raise Crash("NULL QEMUFile dereferenced (s->file was cleared)", line)
+        return self.files[fid]
+
+    def write(self, f: QemuFile, nbytes: int) -> bool:
+        """Write to the outgoing channel; ``env channel_error`` fails the next write."""
+        if self.env.channel_error and not f.error:
+            self.env.channel_error = False
+            f.broken = True
+        return f.write(nbytes)
+
+    def new_file(self, scheme: str) -> QemuFile:
+        """An outgoing file; socket transports support shutdown."""
+        fid = self.next_fid
+        self.next_fid += 1
+        f = QemuFile(fid=fid, scheme=scheme, can_shutdown=scheme in ("tcp:", "unix:", "rdma:"))
+        self.files[fid] = f
+        return f

@@ -1,0 +1,1 @@
+"""Declarations of the seed: states, transitions, parameters, errors, requirements."""

@@ -1,0 +1,256 @@
+"""Seed defects: behaviour of the seed that looks like a bug.
+
+The ``seed`` profile reproduces each one; the ``fixed`` profile repairs each
+one. Every entry names the seed lines, what goes wrong, a counterexample (a
+``migspec run`` script, as a tuple of script lines) and the repair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Script = tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class DefectDecl:
+    """One seed defect."""
+
+    id: str
+    title: str
+    lines: str
+    what_goes_wrong: str
+    repair: str
+    requirement: str
+    #: What a client sees; checked by tests against the seed and fixed profiles.
+    counterexample: Script
+
+
+def _qmp(execute: str, **arguments: Any) -> dict[str, Any]:
+    cmd: dict[str, Any] = {"execute": execute}
+    if arguments:
+        cmd["arguments"] = arguments
+    return cmd
+
+
+def _d(name: str, **fields: Any) -> dict[str, Any]:
+    return {"migspec": name, **fields}
+
+
+_EVENTS_ON = _qmp(
+    "migrate-set-capabilities", capabilities=[{"capability": "events", "state": True}]
+)
+
+DEFECTS: tuple[DefectDecl, ...] = (
+    DefectDecl(
+        "DEF-CANCEL-CONNECT-STUCK",
+        "A cancel before an asynchronous connect fails leaves the migration in CANCELLING forever",
+        "567-573,581-588",
+        "migrate_cancel in SETUP while the connect is pending moves SETUP to CANCELLING and, "
+        "with no file, shuts nothing down. When the connect then fails, migrate_fd_error "
+        "tries SETUP -> FAILED, which no longer matches; no thread exists, so no cleanup "
+        "bottom half is ever scheduled. query-migrate reports 'cancelling' forever and every "
+        "later migrate is refused with \"There's a migration process in progress\".",
+        "migrate_fd_error also moves CANCELLING to CANCELLED (transition "
+        "connect_error_cancelled).",
+        "MIG-FDERROR-003",
+        (
+            _d("env", connect="delayed-refused", connect_delay_ms=50),
+            _qmp("migrate", uri="tcp:127.0.0.1:4444"),
+            _qmp("migrate_cancel"),
+            _d("settle"),
+            _qmp("query-migrate"),
+            _qmp("migrate", uri="tcp:127.0.0.1:4444"),
+        ),
+    ),
+    DefectDecl(
+        "DEF-INCOMING-ONCE-NO-RETURN",
+        "A second migrate-incoming reports an error but starts another incoming migration",
+        "682-693",
+        "The 'once' test sets the error but does not return, so qemu_start_incoming_migration "
+        "runs again: it sends another MIGRATION 'setup' event and opens a second listener "
+        "while the client is told \"The incoming migration has already been started\".",
+        "Return after setting the error.",
+        "MIG-INCOMING-011",
+        (
+            _d("incoming", uri="defer"),
+            _d("qmp", vm="destination", command=_qmp("migrate-incoming", uri="tcp:0:4444")),
+            _d("qmp", vm="destination", command=_qmp("migrate-incoming", uri="unix:/tmp/m")),
+            _d("qmp", vm="destination", command=_qmp("query-migrate")),
+        ),
+    ),
+    DefectDecl(
+        "DEF-MIGRATE-BEFORE-CLEANUP",
+        "A new migrate is accepted before the previous migration's cleanup ran",
+        "536-552,643,708-713,1019",
+        "The migration thread sets FAILED or COMPLETED before it schedules the cleanup "
+        "bottom half, and the bottom half runs later still. qmp_migrate refuses only SETUP, "
+        "ACTIVE and CANCELLING, so a migrate in that window is accepted; migrate_init's "
+        "memset wipes cleanup_bh, file and thread of the migration still finishing. The old "
+        "thread then schedules a NULL bottom half (QEMU crashes) or the new migration's "
+        "bottom half, whose cleanup joins the new thread and tears the new migration down.",
+        "Refuse migrate with QERR_MIGRATION_ACTIVE while a cleanup is pending or the "
+        "previous thread has not been joined.",
+        "MIG-MIGRATE-001",
+        (
+            _d("env", channel_error=True),
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            # begin (the header write fails), setup_cas, emit 'active', loop_check,
+            # iterate (rate limited by the error), errcheck: ACTIVE -> FAILED.
+            *([_d("step", actor="thread")] * 6),
+            _qmp("query-migrate"),
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            _d("settle"),
+            _qmp("query-migrate"),
+        ),
+    ),
+    DefectDecl(
+        "DEF-EVENT-ORDER",
+        "MIGRATION events can reach the client in another order than the state changes",
+        "528-534,927",
+        "migrate_set_state changes the state with a compare-and-swap and sends the event "
+        "afterwards, outside any lock. The migration thread can move SETUP to ACTIVE, the "
+        "main loop can then cancel (ACTIVE to CANCELLING) and send 'cancelling' before the "
+        "thread sends 'active': the client sees setup, cancelling, active, cancelled.",
+        "Send the event in the same atomic step as the state change.",
+        "MIG-EVENT-002",
+        (
+            _EVENTS_ON,
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            _d("step", actor="thread"),
+            _d("step", actor="thread"),
+            _qmp("migrate_cancel"),
+            _d("settle"),
+        ),
+    ),
+    DefectDecl(
+        "DEF-SPLIT-BRAIN",
+        "The source resumes the guest after the destination may have started it",
+        "941-974,1014-1017,282-306",
+        "Once qemu_savevm_state_complete has run, the destination can load the whole stream "
+        "and start the guest. If the source then sees a file error (or a migrate_cancel wins "
+        "the race before the thread's ACTIVE -> COMPLETED), it ends FAILED or CANCELLED and, "
+        "because the guest was running before, calls vm_start: both sides run the guest.",
+        "After qemu_savevm_state_complete has run, a failed or cancelled source does not "
+        "resume the guest; it stays stopped and management decides which side runs.",
+        "MIG-THREAD-010",
+        (
+            _d("incoming", uri="tcp:0:4444"),
+            _d("env", completion_error="file-after-delivery"),
+            _qmp("migrate", uri="tcp:127.0.0.1:4444"),
+            _d("settle"),
+            _qmp("query-status"),
+            _d("qmp", vm="destination", command=_qmp("query-status")),
+        ),
+    ),
+    DefectDecl(
+        "DEF-DOWNTIME-OVERFLOW",
+        "A huge downtime limit becomes 0",
+        "823-825",
+        "value*1e9 is clamped to UINT64_MAX as a double, which rounds to 2^64; converting "
+        "2^64 to uint64_t is undefined and x86-64 yields 0, so 'migrate_set_downtime "
+        "1e10*2' sets max_downtime to 0 ns instead of the largest value.",
+        "Clamp to the largest double below 2^64 before converting.",
+        "MIG-DOWNTIME-002",
+        (
+            _qmp("migrate_set_downtime", value=2e10),
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            _d("step", actor="thread"),
+            _d("step", actor="thread"),
+            _qmp("query-migrate"),
+        ),
+    ),
+    DefectDecl(
+        "DEF-CAPS-WHILE-CANCELLING",
+        "Capabilities can change while a cancelled migration is still running",
+        "474-477",
+        "migrate-set-capabilities refuses only ACTIVE and SETUP. In CANCELLING the migration "
+        "thread is still running; turning 'events' off then suppresses the 'cancelled' event "
+        "of the migration the client just cancelled, and xbzrle or compress change under the "
+        "running thread.",
+        "Also refuse in CANCELLING.",
+        "MIG-CAPS-002",
+        (
+            _EVENTS_ON,
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            _d("step", actor="thread"),
+            _d("step", actor="thread"),
+            _d("step", actor="thread"),
+            _qmp("migrate_cancel"),
+            _qmp(
+                "migrate-set-capabilities",
+                capabilities=[{"capability": "events", "state": False}],
+            ),
+            _d("settle"),
+        ),
+    ),
+    DefectDecl(
+        "DEF-UNKNOWN-URI-NO-NOTIFY",
+        "An unknown URI fails the migration without telling the state-change notifiers",
+        "750-755",
+        "qmp_migrate moves SETUP to FAILED itself for an unknown URI instead of calling "
+        "migrate_fd_error, so notifier_list_notify is not called: the notifiers saw 'setup' "
+        "(they are told in migrate_fd_connect and migrate_fd_error only) and never see the "
+        "failure.",
+        "Call notifier_list_notify after the state change.",
+        "MIG-NOTIFY-001",
+        (
+            _qmp("migrate", uri="gopher:x"),
+            _d("trace"),
+        ),
+    ),
+    DefectDecl(
+        "DEF-CACHE-NEGATIVE",
+        "A negative cache size is reported as exceeding the guest RAM size",
+        "774-793",
+        "value != (size_t)value never holds on a 64-bit host, and value > ram_bytes_total() "
+        "compares as unsigned, so -1 is rejected with \"Parameter 'cache size' expects "
+        "exceeds guest ram size \" (sic, trailing space).",
+        "Test value < TARGET_PAGE_SIZE before the RAM comparison.",
+        "MIG-CACHE-004",
+        (_qmp("migrate-set-cache-size", value=-1),),
+    ),
+    DefectDecl(
+        "DEF-EXPECTED-DOWNTIME-DIV0",
+        "expected-downtime becomes INT64_MIN on a very slow channel",
+        "977-991",
+        "bandwidth is an integer division of bytes by milliseconds; with more than 10000 "
+        "bytes sent in a window of more than that many milliseconds it is 0, and "
+        "dirty_bytes_rate / 0.0 is infinity, which x86-64 converts to INT64_MIN.",
+        "Skip the estimate when bandwidth is 0.",
+        "MIG-THREAD-005",
+        (
+            _d("env", ram_bytes=64 * 1024 * 1024, dirty_rate=20_000_000),
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            _d("advance", ms=3000),
+            _d("env", bandwidth=500),
+            _d("advance", ms=600_000),
+            _qmp("query-migrate"),
+        ),
+    ),
+)
+
+DEFECTS += (
+    DefectDecl(
+        "DEF-INCOMING-PRELAUNCH-ABORT",
+        "A guest that never ran makes the destination abort",
+        "297-306",
+        "A source started with -S and never continued is in 'prelaunch'. global_state_store "
+        "records that name and global_state_needed sends it; the destination then calls "
+        "runstate_set(prelaunch) from 'inmigrate', which vl.c's transition table does not "
+        "allow: the destination aborts with \"invalid runstate transition: 'inmigrate' -> "
+        "'prelaunch'\" after a successful load.",
+        "Allow 'inmigrate' -> 'prelaunch' (as later QEMU does).",
+        "MIG-INCOMING-008",
+        (
+            _d("vm", runstate="prelaunch"),
+            _d("incoming", uri="tcp:0:4444"),
+            _qmp("migrate", uri="tcp:127.0.0.1:4444"),
+            _d("settle"),
+            _d("qmp", vm="destination", command=_qmp("query-status")),
+        ),
+    ),
+)
+
+DEFECT_BY_ID: dict[str, DefectDecl] = {d.id: d for d in DEFECTS}

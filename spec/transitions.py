@@ -1,0 +1,178 @@
+"""Every transition of the outgoing migration state machine, declared once.
+
+This table is the single source for the ``transitions`` machine
+(:mod:`migspec.spec.machine`), the reference engine's compiled table
+(:data:`COMPILED`), the generated documentation and the explorer's coverage.
+A transition's ``profiles`` says in which profiles it exists: the ``fixed``
+profile adds the repairs of seed defects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from migspec.spec.actors import Actor
+from migspec.spec.states import MigrationStatus as S
+
+ALL_PROFILES: tuple[str, ...] = ("seed", "fixed")
+
+
+@dataclass(frozen=True)
+class TransitionDecl:
+    """One transition: ``trigger`` moves any of ``sources`` to ``dest``."""
+
+    trigger: str
+    sources: tuple[S, ...]
+    dest: S
+    actor: Actor
+    guard: str
+    lines: str
+    requirement: str
+    #: True when the seed changes state with ``migrate_set_state`` (a
+    #: compare-and-swap followed, not atomically, by the MIGRATION event).
+    cas: bool = True
+    profiles: tuple[str, ...] = ALL_PROFILES
+
+
+TRANSITIONS: tuple[TransitionDecl, ...] = (
+    TransitionDecl(
+        "migrate_reset",
+        (S.NONE, S.COMPLETED, S.FAILED, S.CANCELLED),
+        S.NONE,
+        Actor.QMP,
+        "migrate accepted: no migration in progress, guest not inmigrate, no blocker",
+        "708-732",
+        "MIG-MIGRATE-006",
+        cas=False,
+    ),
+    TransitionDecl(
+        "migrate_init",
+        (S.NONE,),
+        S.SETUP,
+        Actor.QMP,
+        "right after migrate_reset, in migrate_init",
+        "655",
+        "MIG-INIT-002",
+    ),
+    TransitionDecl(
+        "uri_unknown",
+        (S.SETUP,),
+        S.FAILED,
+        Actor.QMP,
+        "URI matches no compiled-in scheme",
+        "750-754",
+        "MIG-MIGRATE-008",
+    ),
+    TransitionDecl(
+        "connect_error_sync",
+        (S.SETUP,),
+        S.FAILED,
+        Actor.QMP,
+        "the transport's start function set an error synchronously (migrate_fd_error)",
+        "757-760,567-573",
+        "MIG-FDERROR-001",
+    ),
+    TransitionDecl(
+        "connect_error",
+        (S.SETUP,),
+        S.FAILED,
+        Actor.CONNECT,
+        "an asynchronous connect failed (migrate_fd_error from the callback)",
+        "567-573",
+        "MIG-FDERROR-001",
+    ),
+    TransitionDecl(
+        "connect_error_cancelled",
+        (S.CANCELLING,),
+        S.CANCELLED,
+        Actor.CONNECT,
+        "fixed profile: a connect that fails after a cancel finishes the cancel",
+        "567-573",
+        "MIG-FDERROR-003",
+        profiles=("fixed",),
+    ),
+    TransitionDecl(
+        "setup_done",
+        (S.SETUP,),
+        S.ACTIVE,
+        Actor.THREAD,
+        "the thread finished qemu_savevm_state_begin",
+        "923-927",
+        "MIG-THREAD-002",
+    ),
+    TransitionDecl(
+        "complete",
+        (S.ACTIVE,),
+        S.COMPLETED,
+        Actor.THREAD,
+        "pending < max_size, VM stopped and saved, no file error",
+        "936-966",
+        "MIG-THREAD-006",
+    ),
+    TransitionDecl(
+        "completion_failed",
+        (S.ACTIVE,),
+        S.FAILED,
+        Actor.THREAD,
+        "global_state_store or vm_stop_force_state failed",
+        "946-959",
+        "MIG-THREAD-007",
+    ),
+    TransitionDecl(
+        "channel_error",
+        (S.ACTIVE,),
+        S.FAILED,
+        Actor.THREAD,
+        "the outgoing file has an error (includes shutdown by cancel)",
+        "970-974",
+        "MIG-THREAD-008",
+    ),
+    TransitionDecl(
+        "cancel",
+        (S.SETUP, S.ACTIVE),
+        S.CANCELLING,
+        Actor.QMP,
+        "migrate_cancel while setup or active (compare-and-swap loop)",
+        "575-600",
+        "MIG-CANCEL-001",
+    ),
+    TransitionDecl(
+        "cleanup_cancelled",
+        (S.CANCELLING,),
+        S.CANCELLED,
+        Actor.CLEANUP_BH,
+        "cleanup bottom half ran while cancelling",
+        "556-562",
+        "MIG-CLEANUP-004",
+    ),
+)
+
+TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t.trigger for t in TRANSITIONS))
+
+
+def transitions_for(profile: str) -> tuple[TransitionDecl, ...]:
+    """The transitions that exist in ``profile``."""
+    return tuple(t for t in TRANSITIONS if profile in t.profiles)
+
+
+def compile_table(profile: str) -> dict[tuple[S, str], S]:
+    """``(source, trigger) -> dest`` for ``profile``: the engine's hot-path lookup."""
+    table: dict[tuple[S, str], S] = {}
+    for decl in transitions_for(profile):
+        for src in decl.sources:
+            key = (src, decl.trigger)
+            if key in table:
+                raise ValueError(f"ambiguous transition {key}")
+            table[key] = decl.dest
+    return table
+
+
+COMPILED: dict[str, dict[tuple[S, str], S]] = {p: compile_table(p) for p in ALL_PROFILES}
+
+
+def declaration(trigger: str) -> TransitionDecl:
+    """The first declaration of ``trigger``."""
+    for decl in TRANSITIONS:
+        if decl.trigger == trigger:
+            return decl
+    raise KeyError(trigger)
