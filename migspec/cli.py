@@ -70,6 +70,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """Write (or with --check, compare) the generated reference documents."""
+    from pathlib import Path
+
+    from migspec import docgen
+
+    out = Path(args.out)
+    if args.check:
+        stale = docgen.stale(out)
+        for name in stale:
+            print(f"migspec docs: {out / name} is out of date (run: migspec docs)",
+                  file=sys.stderr)
+        return 1 if stale else 0
+    for path in docgen.write(out):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -85,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="run every check on the reference")
     verify.add_argument("--json", action="store_true", help="machine-readable output")
     verify.set_defaults(func=cmd_verify)
+    docs = sub.add_parser("docs", help="generate docs/reference from the declarations")
+    docs.add_argument("--out", default="docs/reference", help="output folder")
+    docs.add_argument("--check", action="store_true", help="fail if the files are stale")
+    docs.set_defaults(func=cmd_docs)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from transitions import Machine
+from transitions.extensions import GraphMachine
 
 from migspec.spec.states import MigrationStatus
 from migspec.spec.transitions import transitions_for
@@ -16,17 +17,10 @@ class MigrationModel:
     state: str
 
 
-def build_machine(profile: str = "seed", model: Any = None) -> Machine:
-    """A ``transitions.Machine`` whose states and transitions are the declaration's.
-
-    Triggers that do not apply in the current state are ignored, as a failed
-    compare-and-swap in ``migrate_set_state`` is (seed lines 528-534).
-    """
-    target = model if model is not None else MigrationModel()
-    return Machine(
-        model=target,
-        states=[s.value for s in MigrationStatus],
-        transitions=[
+def _machine_args(profile: str) -> dict[str, Any]:
+    return {
+        "states": [s.value for s in MigrationStatus],
+        "transitions": [
             {
                 "trigger": d.trigger,
                 "source": [s.value for s in d.sources],
@@ -34,7 +28,25 @@ def build_machine(profile: str = "seed", model: Any = None) -> Machine:
             }
             for d in transitions_for(profile)
         ],
-        initial=MigrationStatus.NONE.value,
-        ignore_invalid_triggers=True,
-        auto_transitions=False,
-    )
+        "initial": MigrationStatus.NONE.value,
+        "auto_transitions": False,
+    }
+
+
+def build_machine(profile: str = "seed", model: Any = None) -> Machine:
+    """A ``transitions.Machine`` whose states and transitions are the declaration's.
+
+    Triggers that do not apply in the current state are ignored, as a failed
+    compare-and-swap in ``migrate_set_state`` is (seed lines 528-534).
+    """
+    target = model if model is not None else MigrationModel()
+    return Machine(model=target, ignore_invalid_triggers=True, **_machine_args(profile))
+
+
+def diagram(profile: str = "seed") -> str:
+    """The machine as a Mermaid state diagram, drawn by ``transitions``' GraphMachine."""
+    model = MigrationModel()
+    GraphMachine(model=model, graph_engine="mermaid", title=f"migration ({profile})",
+                 **_machine_args(profile))
+    source: str = model.get_graph().draw(None)  # type: ignore[attr-defined]
+    return source
