@@ -88,6 +88,66 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explore(args: argparse.Namespace) -> int:
+    """Explore every interleaving of the scenarios; exit 1 on a problem."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from migspec.properties.exploration import emit_scripts, explore
+    from migspec.properties.explorer import Result
+    from migspec.properties.scenarios import SCENARIO_BY_NAME, SCENARIOS
+
+    if args.scenario and args.scenario not in SCENARIO_BY_NAME:
+        known = ", ".join(SCENARIO_BY_NAME)
+        print(f"migspec explore: unknown scenario {args.scenario!r} (known: {known})",
+              file=sys.stderr)
+        return 2
+    scenarios = [SCENARIO_BY_NAME[args.scenario]] if args.scenario else list(SCENARIOS)
+    profiles = [args.profile] if args.profile else sorted(PROFILES, reverse=True)
+    err = Console(stderr=True)
+
+    def progress(result: Result) -> None:
+        if not args.quiet:
+            err.print(f"[dim]explored {result.profile}/{result.scenario}: {result.states} "
+                      f"states in {result.seconds:.2f}s[/]")
+
+    summary = explore(scenarios, profiles, sequences=args.sequences, progress=progress)
+    if args.emit_scripts:
+        for path in emit_scripts(summary, Path(args.emit_scripts)):
+            err.print(f"wrote {path}")
+    if args.json:
+        doc = summary.as_json()
+        if args.sequences:
+            for run, result in zip(doc["runs"], summary.runs, strict=True):
+                run["sequences"] = result.sequences
+        print(json.dumps(doc, indent=2))
+        return 0 if summary.ok else 1
+    console = Console()
+    table = Table(title="migspec explore")
+    for col in ("profile", "scenario", "states", "seconds", "fired", "violations"):
+        table.add_column(col)
+    for r in summary.runs:
+        found = "\n".join(f"{v.property} ({v.kind}, {len(v.trace)} steps) -> {v.defect}"
+                           for v in r.violations) or "-"
+        table.add_row(r.profile, r.scenario, str(r.states), f"{r.seconds:.2f}",
+                      f"{len(r.transitions_fired)}/{len(r.transitions_declared)}", found)
+    console.print(table)
+    if args.sequences:
+        for r in summary.runs:
+            for vm, seqs in r.sequences.items():
+                console.print(f"[bold]{r.profile}/{r.scenario} {vm}[/]: {len(seqs)} sequences")
+                for seq in seqs:
+                    console.print("  " + (", ".join(seq) or "(no MIGRATION event)"))
+    for problem in summary.problems:
+        console.print(f"[red]problem:[/] {problem}")
+    console.print(f"{sum(r.states for r in summary.runs)} states in "
+                  f"{sum(r.seconds for r in summary.runs):.2f}s; "
+                  + ("no problems" if summary.ok else f"{len(summary.problems)} problems"))
+    return 0 if summary.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -103,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="run every check on the reference")
     verify.add_argument("--json", action="store_true", help="machine-readable output")
     verify.set_defaults(func=cmd_verify)
+    explore = sub.add_parser("explore", help="explore every interleaving of the scenarios")
+    explore.add_argument("--profile", choices=sorted(PROFILES), help="default: every profile")
+    explore.add_argument("--scenario", help="default: every scenario")
+    explore.add_argument("--json", action="store_true", help="machine-readable output")
+    explore.add_argument("--sequences", action="store_true",
+                         help="list every distinct MIGRATION event sequence per VM")
+    explore.add_argument("--emit-scripts", metavar="DIR",
+                         help="write each counterexample as a migspec run script")
+    explore.add_argument("--quiet", action="store_true", help="no progress lines")
+    explore.set_defaults(func=cmd_explore)
     docs = sub.add_parser("docs", help="generate docs/reference from the declarations")
     docs.add_argument("--out", default="docs/reference", help="output folder")
     docs.add_argument("--check", action="store_true", help="fail if the files are stale")

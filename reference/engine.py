@@ -21,6 +21,28 @@ DEFAULT_SETTLE_MS = 3_600_000
 VM_KEYS = ("runstate", "autostart", "global_state_optional", "blockers", "unmigratable", "fds")
 
 
+def execute_now(world: World, vm: VM, cmd: Any) -> Reply | None:
+    """The main loop (free now) handles ``cmd`` as one step; the reply is
+    logged. None if the process died handling it."""
+    try:
+        reply = dispatch(world, vm, cmd)
+    except Crash as crash:
+        world.crash(vm, crash.reason, crash.line)
+        return None
+    world.log.append((vm.name, reply))
+    return reply
+
+
+def tick(world: World) -> bool:
+    """Move the clock to the next wake-up without running anyone; False if
+    nothing waits for time."""
+    when = sched.next_time(world)
+    if when is None:
+        return False
+    world.clock_us = when
+    return True
+
+
 class EngineError(ValueError):
     """A request the engine cannot carry out (bad directive arguments)."""
 
@@ -72,13 +94,7 @@ class Engine:
             world.log.append((vm, {"migspec": "unanswered", "reason": target.exited}))
             return None
         if not target.queue and sched.main_loop_free(world, vm):
-            try:
-                reply = dispatch(world, target, cmd)
-            except Crash as crash:
-                world.crash(target, crash.reason, crash.line)
-                return None
-            world.log.append((vm, reply))
-            return reply
+            return execute_now(world, target, cmd)
         target.queue.append(cmd)
         mark = len(world.log)
         while target.queue or not self._answered(mark, vm):

@@ -41,6 +41,8 @@ class Env:
     #: The next write on the outgoing channel fails.
     channel_error: bool = False
     completion_error: str = "none"
+    #: Transfers take no virtual time (the explorer's scenarios use this).
+    instant: bool = False
 
     def update(self, values: dict[str, Any]) -> None:
         """Set knobs from a directive; ValueError names a bad key or value."""
@@ -69,6 +71,8 @@ class Env:
 
     def transfer_us(self, nbytes: int) -> int:
         """Virtual microseconds the channel needs for ``nbytes``."""
+        if self.instant:
+            return 0
         return -(-nbytes * 1_000_000 // self.bandwidth)
 
 

@@ -181,6 +181,10 @@ def migrate_init(world: World, vm: VM, blk: bool, inc: bool) -> None:
     )
     world.set_state(vm, S.NONE, "migrate_init")
     vm.s.total_time = world.ms
+    vm.migrations += 1
+    vm.running_at_start = vm.runstate == RunState.RUNNING
+    vm.events_at_start = vm.s.enabled_capabilities[Capability.EVENTS]
+    vm.completion_started = vm.cancel_after_completion = False
 
 
 def qmp_migrate(world: World, vm: VM, args: dict[str, Any]) -> None:
@@ -202,6 +206,7 @@ def qmp_migrate(world: World, vm: VM, args: dict[str, Any]) -> None:
     if err is not None:
         raise QmpError(err)
     s.state = S.NONE  # line 732, no event (MIG-MIGRATE-006)
+    world.fired.append("migrate_reset")
     world.note(vm, "state", trigger="migrate_reset", new=S.NONE.value)
     migrate_init(world, vm, bool(args.get("blk", False)), bool(args.get("inc", False)))
     scheme = D.outgoing_scheme(uri, world.build)
@@ -251,6 +256,8 @@ def qmp_migrate_cancel(world: World, vm: VM, args: dict[str, Any]) -> None:
     number of iterations."""
     s = vm.s
     fid = s.file
+    if vm.completion_started:
+        vm.cancel_after_completion = True
     if D.cancel_outcome(s.state) != s.state:
         world.set_state(vm, s.state, "cancel")
     if s.state == S.CANCELLING and fid is not None:

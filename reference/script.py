@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from migspec.reference.engine import DEFAULT_SETTLE_MS, Engine, EngineError
+from migspec.reference.engine import DEFAULT_SETTLE_MS, Engine, EngineError, tick
 from migspec.reference.world import DESTINATION, SOURCE
 
 #: Directive name -> (required keys, optional keys).
@@ -29,6 +29,7 @@ DIRECTIVES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "step": (frozenset(), frozenset({"vm", "actor", "task"})),
     "feed": (frozenset({"outcome"}), frozenset({"vm", "runstate"})),
     "trace": (frozenset(), frozenset({"vm"})),
+    "tick": (frozenset(), frozenset()),
 }
 
 
@@ -127,6 +128,9 @@ def run_line(engine: Engine, line: ScriptLine) -> list[dict[str, Any]]:
     elif name == "feed":
         runstate = obj.get("runstate")
         engine.feed(vm, str(obj["outcome"]), runstate if isinstance(runstate, str) else None)
+    elif name == "tick":
+        if not tick(engine.world):
+            raise EngineError("tick: nothing waits for time")
     elif name == "trace":
         for who, entry in engine.world.trace:
             if who == vm:

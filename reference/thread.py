@@ -137,6 +137,7 @@ def _sync(world: World, vm: VM) -> None:
 def _complete(world: World, vm: VM, t: MigrationThread) -> None:
     """Lines 941-954, under the big lock: stop the guest and end the stream."""
     t.start_time = world.ms
+    vm.completion_started = True
     if vm.runstate == RunState.SUSPENDED:  # qemu_system_wakeup_request
         world.runstate_set(vm, RunState.RUNNING)
     t.old_vm_running = vm.runstate == RunState.RUNNING

@@ -82,6 +82,17 @@ class VM:
     #: Why the process ended (exit or crash), or None while it runs.
     exited: str | None = None
     next_id: int = 1
+    # Ghost variables: not seed state; observations the properties need.
+    #: Migrations started (``migrate_init`` calls).
+    migrations: int = 0
+    #: The guest ran when the current migration started.
+    running_at_start: bool = False
+    #: The events capability was on when the current migration started.
+    events_at_start: bool = False
+    #: The current migration's thread entered completion (line 941).
+    completion_started: bool = False
+    #: A migrate_cancel arrived after completion started.
+    cancel_after_completion: bool = False
 
     def new_id(self) -> int:
         """A fresh id for a bottom half, thread or file."""

@@ -60,11 +60,27 @@ class World:
     #: Internal trace (notifier calls, state changes), for readers and tests.
     trace: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     next_fid: int = 1
+    #: Record notes in :attr:`trace` (the explorer turns this off).
+    tracing: bool = True
 
     def __post_init__(self) -> None:
         if SOURCE not in self.vms:
             self.add_vm(SOURCE)
+        self._transient()
+
+    def _transient(self) -> None:
         self.table = COMPILED[self.profile.name]
+        #: Triggers fired since the caller last cleared it (explorer coverage).
+        self.fired: list[str] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["table"], state["fired"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._transient()
 
     # -- processes ---------------------------------------------------------
     def add_vm(self, name: str) -> VM:
@@ -106,7 +122,8 @@ class World:
 
     def note(self, vm: VM, what: str, **data: Any) -> None:
         """Record an internal happening that no QMP client sees."""
-        self.trace.append((vm.name, {"what": what, "ms": self.ms, **data}))
+        if self.tracing:
+            self.trace.append((vm.name, {"what": what, "ms": self.ms, **data}))
 
     # -- shared helpers of the seed -----------------------------------------
     def cas(self, vm: VM, expected: MigrationStatus, trigger: str) -> MigrationStatus | None:
@@ -119,7 +136,9 @@ class World:
         if vm.s.state != expected:
             return None
         vm.s.state = new
-        self.note(vm, "state", trigger=trigger, old=expected.value, new=new.value)
+        self.fired.append(trigger)
+        if self.tracing:
+            self.note(vm, "state", trigger=trigger, old=expected.value, new=new.value)
         return new
 
     def set_state(self, vm: VM, expected: MigrationStatus, trigger: str) -> bool:

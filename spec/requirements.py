@@ -281,4 +281,47 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        "cont resumes the guest (RESUME event); on a waiting destination it sets autostart."),
 )
 
-REQUIREMENT_BY_ID: dict[str, Requirement] = {r.id: r for r in REQUIREMENTS}
+#: Properties the explorer checks over every interleaving (design.md).
+PROPERTIES: tuple[Requirement, ...] = (
+    _r("MIG-SAFETY-001", "(all)", "315,554,570,1019",
+       "No process aborts or crashes; the destination's exit after a failed load "
+       "(lines 276-281) is by design and does not count."),
+    _r("MIG-SAFETY-002", "migration_thread", "1014-1018,293-306",
+       "The source does not run the guest once the destination has loaded the whole stream "
+       "and runs it."),
+    _r("MIG-SAFETY-003", "migrate_set_state", "528-534",
+       "The MIGRATION events a VM sends follow the transition table: each status can follow "
+       "the previous one."),
+    _r("MIG-SAFETY-004", "migrate_generate_event", "216-221,240",
+       "No MIGRATION event is sent while the events capability is off, except the 'setup' "
+       "event of an incoming start (line 240)."),
+    _r("MIG-SAFETY-005", "qmp_migrate", "708-713,1019,536-552",
+       "migrate is refused exactly while a migration is in progress: its state is setup, "
+       "active or cancelling, or its thread or cleanup has not finished."),
+    _r("MIG-SAFETY-006", "migrate_set_state", "528-534",
+       "A migration that reached a terminal state leaves it only for a new migration."),
+    _r("MIG-SAFETY-007", "migration_thread", "1014-1018",
+       "A source that ran when its migration started runs again after that migration is "
+       "cancelled or fails before completion began."),
+    _r("MIG-SAFETY-008", "migrate_generate_event", "216-221,474-477",
+       "A migration started with the events capability on sends the event of the terminal "
+       "state it ends in."),
+    _r("MIG-SAFETY-009", "qmp_migrate_incoming", "673-694",
+       "A destination starts at most one incoming migration: one listener or connection."),
+    _r("MIG-LIVE-001", "(all)", "536-573,911-1024",
+       "From every reachable state a quiescent state is reachable in which every started "
+       "migration is in a terminal state."),
+    _r("MIG-LIVE-002", "(all)", "911-1024",
+       "No cycle of states avoids termination while the main loop and the migration thread "
+       "are treated weakly fairly."),
+    _r("MIG-WITNESS-001", "migration_thread", "954-966,581-588",
+       "Cancel can win: a migrate_cancel after completion began can end the migration "
+       "'cancelled'."),
+    _r("MIG-WITNESS-002", "migration_thread", "954-966,581-588",
+       "Completion can win: a migration can end 'completed' although a migrate_cancel arrived "
+       "after completion began."),
+    _r("MIG-WITNESS-003", "(all)", "528-534",
+       "Every declared transition of the profile fires in some explored run."),
+)
+
+REQUIREMENT_BY_ID: dict[str, Requirement] = {r.id: r for r in REQUIREMENTS + PROPERTIES}

@@ -1,0 +1,99 @@
+"""Running the explorer over scenarios and profiles, and judging the results:
+on ``seed`` every violation must be explained by a recorded seed defect; on
+``fixed`` there must be none; over all scenarios every declared transition of
+a profile must fire."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migspec.properties.explorer import Explorer, Result
+from migspec.properties.scenarios import SCENARIOS, Scenario
+from migspec.spec.defects import DEFECT_BY_ID
+from migspec.spec.transitions import ALL_PROFILES, transitions_for
+
+
+@dataclass
+class Summary:
+    """Every run and the verdicts over them."""
+
+    runs: list[Result] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    coverage: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """No unexplained seed violation, no fixed violation, full coverage."""
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON report."""
+        return {
+            "ok": self.ok,
+            "problems": self.problems,
+            "coverage": self.coverage,
+            "states": sum(r.states for r in self.runs),
+            "seconds": round(sum(r.seconds for r in self.runs), 3),
+            "runs": [r.as_json() for r in self.runs],
+        }
+
+
+def explore(
+    scenarios: Sequence[Scenario] = SCENARIOS,
+    profiles: Sequence[str] = ALL_PROFILES,
+    sequences: bool = False,
+    progress: Callable[[Result], None] | None = None,
+) -> Summary:
+    """Explore each scenario under each profile and judge the results."""
+    summary = Summary()
+    for profile in profiles:
+        fired: set[str] = set()
+        for scenario in scenarios:
+            result = Explorer(scenario, profile).run(sequences=sequences)
+            summary.runs.append(result)
+            fired.update(result.transitions_fired)
+            if progress is not None:
+                progress(result)
+            if not result.complete:
+                summary.problems.append(
+                    f"{profile}/{scenario.name}: state bound {scenario.max_states} reached"
+                )
+            for v in result.violations:
+                where = f"{profile}/{scenario.name}: {v.property} ({v.kind})"
+                if v.kind == "witness":
+                    summary.problems.append(f"{where}: witness never reached")
+                elif profile != "seed":
+                    summary.problems.append(f"{where}: {v.detail}")
+                elif v.defect not in DEFECT_BY_ID:
+                    summary.problems.append(f"{where}: no seed defect explains it: {v.detail}")
+        declared = list(dict.fromkeys(t.trigger for t in transitions_for(profile)))
+        never = [t for t in declared if t not in fired]
+        summary.coverage[profile] = {"declared": declared, "never_fired": never}
+        if len(scenarios) == len(SCENARIOS) and never:
+            summary.problems.append(f"{profile}: transitions never fired: {', '.join(never)}")
+    return summary
+
+
+def emit_scripts(summary: Summary, out_dir: Path) -> list[Path]:
+    """Write every counterexample as a ``migspec run`` script (JSON lines)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for result in summary.runs:
+        for v in result.violations:
+            if not v.script or v.kind == "witness":
+                continue
+            name = f"{result.profile}--{result.scenario}--{v.property}.jsonl"
+            path = out_dir / name
+            header = (
+                f"# {v.property} ({v.kind}) in scenario {result.scenario}, profile "
+                f"{result.profile}: {v.detail}\n"
+                f"# explained by: {v.defect}\n"
+                f"# replay: migspec run --profile {result.profile} {name}\n"
+            )
+            path.write_text(header + "".join(json.dumps(line) + "\n" for line in v.script))
+            written.append(path)
+    return written

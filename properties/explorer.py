@@ -1,0 +1,487 @@
+"""Exhaustive, breadth-first exploration of every interleaving of a scenario.
+
+The state is the whole world (both VMs, files, threads, pending bottom halves
+and connect callbacks, the client's remaining budget, and everything clients
+saw). Moves are the engine's steps (:func:`migspec.reference.scheduler.moves`),
+the client's commands, environment events and clock ticks. Breadth-first
+order makes each counterexample a shortest trace; each is also a ``migspec
+run`` script that replays it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from migspec.properties.scenarios import Scenario
+from migspec.reference import scheduler as sched
+from migspec.reference.engine import Engine, execute_now, tick
+from migspec.reference.script import parse, run_script
+from migspec.reference.snapshot import clone, key
+from migspec.reference.vm import VM
+from migspec.reference.world import SOURCE, Move, World
+from migspec.spec.capabilities import Capability
+from migspec.spec.errors import QERR_MIGRATION_ACTIVE
+from migspec.spec.states import IN_PROGRESS, TERMINAL, MigrationStatus
+from migspec.spec.transitions import COMPILED, transitions_for
+
+#: A move label: ("engine", vm, actor, task, did) | ("client", i, outcome) |
+#: ("env", j) | ("tick",)
+Label = tuple[Any, ...]
+LogKey = tuple[tuple[Any, ...], ...]
+
+#: Which seed defect explains a violation of a property in the seed profile.
+DEFECT_OF = {
+    "MIG-SAFETY-002": "DEF-SPLIT-BRAIN",
+    "MIG-SAFETY-003": "DEF-EVENT-ORDER",
+    "MIG-SAFETY-005": "DEF-MIGRATE-BEFORE-CLEANUP",
+    "MIG-LIVE-001": "DEF-CANCEL-CONNECT-STUCK",
+    "MIG-SAFETY-009": "DEF-INCOMING-ONCE-NO-RETURN",
+    "MIG-SAFETY-007": "DEF-SPLIT-BRAIN",
+}
+#: Crash reasons and the defects that cause them.
+CRASH_DEFECTS = {
+    "qemu_bh_schedule(NULL)": "DEF-MIGRATE-BEFORE-CLEANUP",
+    "qemu_bh_delete(NULL)": "DEF-MIGRATE-BEFORE-CLEANUP",
+    "invalid runstate transition: 'inmigrate' -> 'prelaunch'": "DEF-INCOMING-PRELAUNCH-ABORT",
+    "Assertion `s->state != MIGRATION_STATUS_ACTIVE'": "DEF-MIGRATE-BEFORE-CLEANUP",
+}
+#: The destination's exit after a failed load is by design (lines 276-281).
+DESIGNED_EXIT_LINE = 278
+
+
+@dataclass
+class Violation:
+    """A property that fails, with the shortest trace that shows it."""
+
+    property: str
+    kind: str
+    detail: str
+    trace: list[dict[str, str]]
+    script: list[dict[str, Any]]
+    defect: str | None = None
+    #: What clients had seen when the violation showed (compact log entries);
+    #: replaying ``script`` must reproduce exactly this.
+    observed: LogKey = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON form of the report."""
+        return {
+            "property": self.property,
+            "kind": self.kind,
+            "detail": self.detail,
+            "defect": self.defect,
+            "trace": self.trace,
+            "script": self.script,
+        }
+
+
+@dataclass
+class Result:
+    """What one exploration found."""
+
+    profile: str
+    scenario: str
+    states: int = 0
+    edges: int = 0
+    seconds: float = 0.0
+    complete: bool = True
+    transitions_fired: list[str] = field(default_factory=list)
+    transitions_declared: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    witnesses: dict[str, bool] = field(default_factory=dict)
+    sequences: dict[str, list[list[str]]] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON form of the report."""
+        return {
+            "profile": self.profile,
+            "scenario": self.scenario,
+            "states": self.states,
+            "edges": self.edges,
+            "seconds": round(self.seconds, 3),
+            "complete": self.complete,
+            "transitions_fired": self.transitions_fired,
+            "transitions_declared": self.transitions_declared,
+            "witnesses": self.witnesses,
+            "violations": [v.as_json() for v in self.violations],
+        }
+
+
+def compact(name: str, obj: dict[str, Any]) -> tuple[Any, ...]:
+    """A log entry as the explorer keeps it: what distinguishes it for a client."""
+    if "event" in obj:
+        data = obj.get("data") or {}
+        return (name, "E", obj["event"], data.get("status", ""))
+    if "return" in obj:
+        return (name, "R", "ok")
+    if "error" in obj:
+        return (name, "R", obj["error"]["desc"])
+    return (name, "X", str(obj.get("reason", "")))
+
+
+def _last_status(log: LogKey, vm: str) -> str | None:
+    for entry in reversed(log):
+        if entry[0] == vm and entry[1] == "E" and entry[2] == "MIGRATION":
+            return str(entry[3])
+    return None
+
+
+def _successors(profile: str) -> dict[str, frozenset[str]]:
+    table = COMPILED[profile]
+    succ: dict[str, set[str]] = {s.value: set() for s in MigrationStatus}
+    for (src, _), dest in table.items():
+        succ[src.value].add(dest.value)
+    for state in TERMINAL | {MigrationStatus.NONE, MigrationStatus.SETUP}:
+        # A new migration; on a destination, -incoming defer and then
+        # migrate-incoming each send 'setup' (line 240).
+        succ[state.value].add(MigrationStatus.SETUP.value)
+    return {k: frozenset(v) for k, v in succ.items()}
+
+
+def _in_progress(vm: VM) -> bool:
+    """A migration is in progress: its state, or its thread or cleanup pending."""
+    return (
+        vm.s.state in IN_PROGRESS
+        or vm.s.cleanup_bh is not None
+        or bool(vm.scheduled_bhs)
+        or any(not t.done for t in vm.threads.values())
+    )
+
+
+class Explorer:
+    """Breadth-first exploration of one scenario under one profile."""
+
+    def __init__(self, scenario: Scenario, profile: str) -> None:
+        self.scenario = scenario
+        self.profile = profile
+        self.successors = _successors(profile)
+        engine = Engine(profile)
+        setup = "\n".join(json.dumps(line) for line in scenario.setup)
+        for _ in run_script(engine, parse(setup, f"scenario {scenario.name}")):
+            pass
+        engine.world.tracing = False
+        engine.world.trace.clear()
+        #: What clients saw during the set-up (events before exploration starts).
+        self.root_log: LogKey = tuple(compact(n, o) for n, o in engine.world.log)
+        engine.world.log.clear()
+        self.root = engine.world
+        self.budget = tuple(a.limit for a in scenario.client) + tuple(
+            e.limit for e in scenario.env
+        )
+
+    # -- moves --------------------------------------------------------------------
+    def labels(self, world: World, used: tuple[int, ...]) -> tuple[list[Label], bool]:
+        """Every move from ``world`` and whether the world is quiescent (no engine
+        step and nothing waiting for time)."""
+        out: list[Label] = []
+        for move in sched.moves(world):
+            vm = world.vms[move.vm]
+            did = vm.threads[int(move.task)].pc if move.actor == "thread" else move.task
+            out.append(("engine", move.vm, move.actor, move.task, did))
+        quiescent = not out
+        if quiescent and sched.next_time(world) is not None:
+            out.append(("tick",))
+            quiescent = False
+        n_client = len(self.scenario.client)
+        for i, action in enumerate(self.scenario.client):
+            if used[i] >= action.limit or not sched.main_loop_free(world, action.vm):
+                continue
+            for outcome in action.connect or ("",):
+                out.append(("client", i, outcome))
+        for j, event in enumerate(self.scenario.env):
+            if used[n_client + j] < event.limit:
+                out.append(("env", j))
+        return out, quiescent
+
+    def apply(self, world: World, used: tuple[int, ...], label: Label) -> tuple[int, ...]:
+        """Run ``label`` on ``world`` (mutated); the new budget use."""
+        kind = label[0]
+        if kind == "engine":
+            sched.step(world, Move(label[1], label[2], label[3]))
+        elif kind == "client":
+            action = self.scenario.client[label[1]]
+            if label[2]:
+                world.env.connect = label[2]
+            execute_now(world, world.vms[action.vm], action.command)
+            used = used[: label[1]] + (used[label[1]] + 1,) + used[label[1] + 1:]
+        elif kind == "env":
+            index = len(self.scenario.client) + label[1]
+            world.env.update(self.scenario.env[label[1]].values)
+            used = used[:index] + (used[index] + 1,) + used[index + 1:]
+        else:
+            tick(world)
+        return used
+
+    def describe(self, label: Label) -> dict[str, str]:
+        """A trace step: who acted and what it did."""
+        if label[0] == "engine":
+            return {"actor": f"{label[1]}.{label[2]}", "did": str(label[4])}
+        if label[0] == "client":
+            action = self.scenario.client[label[1]]
+            did = action.label + (f" (connect {label[2]})" if label[2] else "")
+            return {"actor": f"client@{action.vm}", "did": did}
+        if label[0] == "env":
+            return {"actor": "env", "did": self.scenario.env[label[1]].label}
+        return {"actor": "clock", "did": "tick"}
+
+    def script_line(self, label: Label) -> list[dict[str, Any]]:
+        """The ``migspec run`` lines that replay ``label``."""
+        if label[0] == "engine":
+            return [{"migspec": "step", "vm": label[1], "actor": label[2], "task": label[3]}]
+        if label[0] == "client":
+            action = self.scenario.client[label[1]]
+            lines: list[dict[str, Any]] = []
+            if label[2]:
+                lines.append({"migspec": "env", "connect": label[2]})
+            if action.vm == SOURCE:
+                lines.append(action.command)
+            else:
+                lines.append({"migspec": "qmp", "vm": action.vm, "command": action.command})
+            return lines
+        if label[0] == "env":
+            return [{"migspec": "env", **self.scenario.env[label[1]].values}]
+        return [{"migspec": "tick"}]
+
+    # -- properties -------------------------------------------------------------
+    def edge_violations(
+        self, pre: World, post: World, label: Label, log: LogKey, new: LogKey
+    ) -> Iterator[tuple[str, str]]:
+        """Safety properties of one step."""
+        for name, obj in post.log[len(pre.log):]:
+            if obj.get("migspec") == "exited" and obj.get("line") != DESIGNED_EXIT_LINE:
+                line = obj.get("line")
+                prop = {554: "MIG-CLEANUP-003", 570: "MIG-FDERROR-002"}.get(
+                    line if isinstance(line, int) else -1, "MIG-SAFETY-001"
+                )
+                yield prop, f"{name} died: {obj['reason']}"
+        for i, entry in enumerate(new):
+            name = entry[0]
+            if entry[1] == "E" and entry[2] == "MIGRATION":
+                prev = _last_status(log + new[:i], name)
+                status = str(entry[3])
+                if (prev is None and status != MigrationStatus.SETUP.value) or (
+                    prev is not None and status not in self.successors[prev]
+                ):
+                    yield "MIG-SAFETY-003", f"{name} sent '{status}' after '{prev}'"
+                vm = post.vms[name]
+                if not vm.s.enabled_capabilities[Capability.EVENTS]:
+                    incoming = label[0] == "client" and \
+                        self.scenario.client[label[1]].command["execute"] == "migrate-incoming"
+                    if not (incoming and status == MigrationStatus.SETUP.value):
+                        yield "MIG-SAFETY-004", f"{name} sent '{status}' with events off"
+        if label[0] == "client":
+            action = self.scenario.client[label[1]]
+            if action.command["execute"] == "migrate":
+                was = _in_progress(pre.vms[action.vm])
+                reply = new[-1] if new and new[-1][1] == "R" else None
+                refused = reply is not None and reply[2] == QERR_MIGRATION_ACTIVE
+                if was != refused:
+                    what = "accepted while in progress" if was else "refused while idle"
+                    yield "MIG-SAFETY-005", f"migrate {what}"
+        for name, vm in pre.vms.items():
+            after = post.vms[name]
+            if vm.s.state in TERMINAL and after.s.state != vm.s.state and \
+                    after.migrations == vm.migrations and after.s.state != MigrationStatus.NONE:
+                yield "MIG-SAFETY-006", f"{name} left '{vm.s.state.value}' for " \
+                    f"'{after.s.state.value}'"
+
+    def state_violations(self, world: World, log: LogKey, quiescent: bool) -> Iterator[
+            tuple[str, str]]:
+        """Safety properties of one state."""
+        source = world.vms[SOURCE]
+        for name, vm in world.vms.items():
+            if len(vm.incoming.listening) + len(vm.incoming.accepted) > 1:
+                yield "MIG-SAFETY-009", f"{name} started more than one incoming migration"
+        for name, vm in world.vms.items():
+            if name == SOURCE or vm.exited is not None or not vm.incoming.finished:
+                continue
+            if vm.runstate.value == "running" and source.runstate.value == "running" and \
+                    source.exited is None:
+                yield "MIG-SAFETY-002", f"source and {name} both run the guest"
+        if not quiescent:
+            return
+        for name, vm in world.vms.items():
+            if vm.exited is not None or not vm.migrations:
+                continue
+            state = vm.s.state
+            if state in (MigrationStatus.FAILED, MigrationStatus.CANCELLED) and \
+                    vm.running_at_start and not vm.completion_started and \
+                    vm.runstate.value != "running":
+                yield "MIG-SAFETY-007", f"{name} stays '{vm.runstate.value}' after '{state.value}'"
+            if vm.events_at_start and state in TERMINAL and \
+                    _last_status(log, name) != state.value:
+                yield "MIG-SAFETY-008", f"{name} ended '{state.value}' without its event"
+
+    @staticmethod
+    def good(world: World) -> bool:
+        """Quiescent and every started migration is terminal (or its VM died)."""
+        return all(
+            vm.exited is not None or not vm.migrations or vm.s.state in TERMINAL
+            for vm in world.vms.values()
+        )
+
+    # -- search ------------------------------------------------------------------
+    def run(self, max_states: int | None = None, sequences: bool = False) -> Result:
+        """Explore every interleaving within the scenario's bounds."""
+        limit = max_states or self.scenario.max_states
+        start = time.perf_counter()
+        result = Result(self.profile, self.scenario.name)
+        root_used = tuple(0 for _ in self.budget)
+        index: dict[Any, int] = {(key(self.root), root_used, ()): 0}
+        parent: list[tuple[int, Label | None]] = [(-1, None)]
+        logs: list[LogKey] = [self.root_log]
+        worlds: dict[int, tuple[World, tuple[int, ...]]] = {0: (self.root, root_used)}
+        edges: list[list[int]] = [[]]
+        good: list[bool] = [False]
+        expanded: list[bool] = [False]
+        found: dict[str, tuple[int, str, Label | None, LogKey]] = {}
+        fired: set[str] = set()
+        reached: set[str] = set()
+        seqs: set[tuple[tuple[str, ...], ...]] = set()
+        queue: deque[int] = deque([0])
+
+        def note(prop: str, sid: int, detail: str, label: Label | None = None,
+                 seen: LogKey | None = None) -> None:
+            if prop not in found:
+                found[prop] = (sid, detail, label, logs[sid] if seen is None else seen)
+
+        while queue:
+            sid = queue.popleft()
+            world, used = worlds.pop(sid)
+            log = logs[sid]
+            labels, quiescent = self.labels(world, used)
+            expanded[sid] = True
+            for prop, detail in self.state_violations(world, log, quiescent):
+                note(prop, sid, detail)
+            if quiescent:
+                good[sid] = self.good(world)
+                if sequences:
+                    seqs.add(tuple(
+                        tuple(str(e[3]) for e in log if e[0] == n and e[2] == "MIGRATION")
+                        for n in world.vms
+                    ))
+            for vm in world.vms.values():
+                if vm.cancel_after_completion and vm.s.state == MigrationStatus.CANCELLED:
+                    reached.add("MIG-WITNESS-001")
+                if vm.cancel_after_completion and vm.s.state == MigrationStatus.COMPLETED:
+                    reached.add("MIG-WITNESS-002")
+            for label in labels:
+                child = clone(world)
+                child_used = self.apply(child, used, label)
+                fired.update(child.fired)
+                new = tuple(compact(n, o) for n, o in child.log[len(world.log):])
+                child_log = log + new if new else log
+                for prop, detail in self.edge_violations(world, child, label, log, new):
+                    note(prop, sid, detail, label, child_log)
+                k = (key(child), child_used, child_log)
+                cid = index.get(k)
+                if cid is None:
+                    cid = len(parent)
+                    index[k] = cid
+                    parent.append((sid, label))
+                    logs.append(child_log)
+                    edges.append([])
+                    good.append(False)
+                    expanded.append(False)
+                    if len(parent) <= limit:
+                        worlds[cid] = (child, child_used)
+                        queue.append(cid)
+                    else:
+                        result.complete = False
+                edges[sid].append(cid)
+        result.states = len(parent)
+        result.edges = sum(len(e) for e in edges)
+        self._liveness(edges, good, expanded, note)
+        declared = [t.trigger for t in transitions_for(self.profile)]
+        result.transitions_declared = list(dict.fromkeys(declared))
+        result.transitions_fired = [t for t in result.transitions_declared if t in fired]
+        for witness in self.scenario.witnesses:
+            result.witnesses[witness] = witness in reached
+            if witness not in reached:
+                found.setdefault(witness, (0, "never reached", None, ()))
+        for prop, (sid, detail, last, seen) in sorted(found.items(), key=lambda kv: kv[1][0]):
+            kind = "liveness" if prop.startswith("MIG-LIVE") else (
+                "witness" if prop.startswith("MIG-WITNESS") else "safety")
+            path = [] if kind == "witness" else self._path(parent, sid)
+            if last is not None:
+                path.append(last)
+            defect = self.attribute(prop, detail, path)
+            result.violations.append(Violation(
+                prop, kind, detail,
+                [self.describe(label) for label in path],
+                list(self.scenario.setup)
+                + [line for label in path for line in self.script_line(label)],
+                defect,
+                seen,
+            ))
+        for n_i, name in enumerate(self.root.vms):
+            distinct = {seq[n_i] for seq in seqs if n_i < len(seq)}
+            if sequences:
+                result.sequences[name] = [list(seq) for seq in sorted(distinct)]
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def attribute(self, prop: str, detail: str, path: list[Label]) -> str | None:
+        """The seed defect that explains a violation, from its property, its
+        detail and what happened along its trace (replayed)."""
+        world = clone(self.root)
+        used = tuple(0 for _ in self.budget)
+        for label in path:
+            if label[0] == "client":
+                action = self.scenario.client[label[1]]
+                vm = world.vms[action.vm]
+                busy = _in_progress(vm)
+                cancelling = vm.s.state == MigrationStatus.CANCELLING
+                before = len(world.log)
+                used = self.apply(world, used, label)
+                replies = [o for _, o in world.log[before:] if "return" in o]
+                if action.command["execute"] == "migrate" and busy and replies:
+                    return "DEF-MIGRATE-BEFORE-CLEANUP"
+                if action.command["execute"] == "migrate-set-capabilities" and cancelling \
+                        and replies:
+                    return "DEF-CAPS-WHILE-CANCELLING"
+            else:
+                used = self.apply(world, used, label)
+        if prop in ("MIG-SAFETY-001", "MIG-CLEANUP-003", "MIG-FDERROR-002"):
+            return next((d for r, d in CRASH_DEFECTS.items() if r in detail), None)
+        return DEFECT_OF.get(prop)
+
+    @staticmethod
+    def _path(parent: list[tuple[int, Label | None]], sid: int) -> list[Label]:
+        path: list[Label] = []
+        while sid > 0:
+            pid, label = parent[sid]
+            assert label is not None
+            path.append(label)
+            sid = pid
+        path.reverse()
+        return path
+
+    @staticmethod
+    def _liveness(edges: list[list[int]], good: list[bool], expanded: list[bool],
+                  note: Any) -> None:
+        """MIG-LIVE-001: every state can reach a good quiescent state (states
+        left unexpanded by the bound count as able to)."""
+        n = len(edges)
+        reverse: list[list[int]] = [[] for _ in range(n)]
+        for sid, targets in enumerate(edges):
+            for cid in targets:
+                reverse[cid].append(sid)
+        ok = [good[i] or not expanded[i] for i in range(n)]
+        stack = [i for i in range(n) if ok[i]]
+        while stack:
+            cid = stack.pop()
+            for sid in reverse[cid]:
+                if not ok[sid]:
+                    ok[sid] = True
+                    stack.append(sid)
+        for sid in range(n):
+            if not ok[sid]:
+                note("MIG-LIVE-001", sid, "no quiescent state with every migration terminal "
+                     "is reachable from here")
+                break

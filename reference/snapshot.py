@@ -1,0 +1,92 @@
+"""Fast copies and canonical keys of a whole world, for the explorer.
+
+A key is a hashable value equal for two worlds exactly when every state
+variable is equal (the log of what clients saw is keyed separately by the
+explorer, which extends it step by step).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from migspec.reference.vm import VM
+from migspec.reference.world import World
+
+T = TypeVar("T")
+
+
+def _cp(obj: T) -> T:
+    """Shallow copy of a plain instance (faster than copy.copy)."""
+    new: T = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    return new
+
+
+def _clone_vm(vm: VM) -> VM:
+    new = _cp(vm)
+    s = new.s = _cp(vm.s)
+    s.parameters = dict(s.parameters)
+    s.enabled_capabilities = dict(s.enabled_capabilities)
+    new.global_state = _cp(vm.global_state)
+    new.ram = _cp(vm.ram)
+    inc = new.incoming = _cp(vm.incoming)
+    inc.listening = list(inc.listening)
+    inc.accepted = list(inc.accepted)
+    new.blockers = list(vm.blockers)
+    new.fds = list(vm.fds)
+    new.bhs = dict(vm.bhs)
+    new.scheduled_bhs = list(vm.scheduled_bhs)
+    new.connects = [_cp(c) for c in vm.connects]
+    new.threads = {k: _cp(t) for k, t in vm.threads.items()}
+    new.queue = list(vm.queue)
+    new.notifications = list(vm.notifications)
+    return new
+
+
+def clone(world: World) -> World:
+    """An independent copy of ``world`` (log entries are shared: never mutated)."""
+    new = _cp(world)
+    new.vms = {name: _clone_vm(vm) for name, vm in world.vms.items()}
+    new.files = {fid: _cp(f) for fid, f in world.files.items()}
+    new.readers = dict(world.readers)
+    new.payloads = dict(world.payloads)
+    new.log = list(world.log)
+    new.trace = list(world.trace)
+    new.env = _cp(world.env)
+    new.fired = []
+    return new
+
+
+def _vm_key(vm: VM) -> tuple[Any, ...]:
+    s = vm.s
+    sd = dict(s.__dict__)
+    sd["parameters"] = tuple(s.parameters.values())
+    sd["enabled_capabilities"] = tuple(s.enabled_capabilities.values())
+    inc = vm.incoming
+    d = dict(vm.__dict__)
+    d["s"] = tuple(sd.values())
+    d["global_state"] = tuple(vm.global_state.__dict__.values())
+    d["ram"] = tuple(vm.ram.__dict__.values())
+    d["incoming"] = (tuple(inc.listening), tuple(inc.accepted), inc.file, inc.mis, inc.finished)
+    d["blockers"] = tuple(vm.blockers)
+    d["fds"] = tuple(vm.fds)
+    d["bhs"] = tuple(vm.bhs.items())
+    d["scheduled_bhs"] = tuple(vm.scheduled_bhs)
+    d["connects"] = tuple(tuple(c.__dict__.values()) for c in vm.connects)
+    d["threads"] = tuple(tuple(t.__dict__.values()) for t in vm.threads.values())
+    d["queue"] = len(vm.queue)
+    d["notifications"] = tuple(vm.notifications)
+    return tuple(d.values())
+
+
+def key(world: World) -> tuple[Any, ...]:
+    """Every state variable of ``world`` but the log, as a hashable value."""
+    return (
+        world.clock_us,
+        world.next_fid,
+        tuple(_vm_key(vm) for vm in world.vms.values()),
+        tuple(tuple(f.__dict__.values()) for f in world.files.values()),
+        tuple(world.readers.items()),
+        tuple(world.payloads.items()),
+        tuple(world.env.__dict__.values()),
+    )
