@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from migspec.properties.scenarios import SCENARIOS
 from migspec.reference.script import replay
 from migspec.spec import constants as C
 from migspec.spec.capabilities import CAPABILITY_ORDER
@@ -19,7 +20,7 @@ from migspec.spec.defects import DEFECTS
 from migspec.spec.errors import ERRORS
 from migspec.spec.machine import diagram
 from migspec.spec.parameters import CACHE_SIZE, DOWNTIME, PARAMETERS, SPEED
-from migspec.spec.requirements import REQUIREMENTS
+from migspec.spec.requirements import PROPERTIES, REQUIREMENTS
 from migspec.spec.runstates import RUNSTATE_TRANSITIONS, RunState
 from migspec.spec.states import MigrationStatus
 from migspec.spec.transitions import ALL_PROFILES, TRANSITIONS
@@ -122,11 +123,42 @@ def qmp() -> str:
 
 
 def requirements() -> str:
-    """The requirement catalogue."""
-    return HEADER + "# Requirements\n\n" + _table(
-        ["ID", "function", "seed lines", "requirement"],
-        ([r.id, f"`{r.function}`", r.lines, r.text] for r in REQUIREMENTS),
+    """The requirement catalogue and the properties the explorer checks."""
+    head = ["ID", "function", "seed lines", "requirement"]
+    return (
+        HEADER + "# Requirements\n\n" + _table(
+            head, ([r.id, f"`{r.function}`", r.lines, r.text] for r in REQUIREMENTS)
+        )
+        + "\n## Properties checked over every interleaving (`migspec explore`)\n\n"
+        + _table(head, ([r.id, f"`{r.function}`", r.lines, r.text] for r in PROPERTIES))
     )
+
+
+def scenarios() -> str:
+    """The explorer's scenarios: set-up, client budget, environment events."""
+    parts = [HEADER, "# Explorer scenarios\n\n"]
+    parts.append(
+        "Each scenario is explored breadth-first under each profile: every order of the "
+        "engine's steps, the client's commands (each up to its limit, whenever the main loop "
+        "is free) and the environment's events.\n"
+    )
+    for sc in SCENARIOS:
+        parts.append(f"\n## `{sc.name}`\n\n{sc.description}.\n\nSet-up:\n\n```json\n")
+        parts.append("\n".join(json.dumps(line) for line in sc.setup) + "\n```\n\n")
+        parts.append(_table(
+            ["client action", "VM", "limit", "connect outcomes", "command"],
+            ([a.label, a.vm, a.limit, ", ".join(a.connect) or "-",
+              f"`{json.dumps(a.command)}`"] for a in sc.client),
+        ))
+        if sc.env:
+            parts.append("\n" + _table(
+                ["environment event", "limit", "env"],
+                ([e.label, e.limit, f"`{json.dumps(e.values)}`"] for e in sc.env),
+            ))
+        if sc.witnesses:
+            parts.append(f"\nMust reach: {', '.join(sc.witnesses)}.\n")
+        parts.append(f"\nState bound: {sc.max_states}.\n")
+    return "".join(parts)
 
 
 def defects() -> str:
@@ -155,6 +187,7 @@ DOCUMENTS = {
     "qmp.md": qmp,
     "requirements.md": requirements,
     "defects.md": defects,
+    "scenarios.md": scenarios,
 }
 
 
