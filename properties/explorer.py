@@ -143,6 +143,85 @@ def _successors(profile: str) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in succ.items()}
 
 
+def _actor(label: Label) -> str:
+    """Who acts in a move, for fairness: ``vm.main``, ``vm.thread`` or the outside."""
+    if label[0] == "engine":
+        return f"{label[1]}.{label[2]}"
+    return str(label[0])
+
+
+def strongly_connected(edges: list[list[int]]) -> list[list[int]]:
+    """Tarjan's strongly connected components (iterative), each sorted."""
+    index: list[int] = [-1] * len(edges)
+    low: list[int] = [0] * len(edges)
+    on_stack = [False] * len(edges)
+    stack: list[int] = []
+    out: list[list[int]] = []
+    counter = 0
+    for root in range(len(edges)):
+        if index[root] != -1:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack[node] = True
+            recurse = False
+            for j in range(i, len(edges[node])):
+                nxt = edges[node][j]
+                if index[nxt] == -1:
+                    work.append((node, j + 1))
+                    work.append((nxt, 0))
+                    recurse = True
+                    break
+                if on_stack[nxt]:
+                    low[node] = min(low[node], index[nxt])
+            if recurse:
+                continue
+            if work:
+                parent_node = work[-1][0]
+                low[parent_node] = min(low[parent_node], low[node])
+            if low[node] == index[node]:
+                component: list[int] = []
+                while True:
+                    top = stack.pop()
+                    on_stack[top] = False
+                    component.append(top)
+                    if top == node:
+                        break
+                out.append(sorted(component))
+    return out
+
+
+def fair_cycles(
+    edges: list[list[int]],
+    edge_actor: list[list[str]],
+    enabled: list[frozenset[str]],
+    good: list[bool],
+) -> list[list[int]]:
+    """Cycles that avoid every good state although weakly fair (MIG-LIVE-002):
+    every engine actor enabled throughout the cycle also acts inside it."""
+    found: list[list[int]] = []
+    for component in strongly_connected(edges):
+        members = set(component)
+        inner = [
+            (sid, actor)
+            for sid in component
+            for cid, actor in zip(edges[sid], edge_actor[sid], strict=True)
+            if cid in members
+        ]
+        if not inner or any(good[sid] for sid in component):
+            continue
+        always = frozenset.intersection(*(enabled[sid] for sid in component))
+        acting = {actor for _, actor in inner}
+        if always <= acting:
+            found.append(component)
+    return found
+
+
 def _in_progress(vm: VM) -> bool:
     """A migration is in progress: its state, or its thread or cleanup pending."""
     return (
@@ -339,6 +418,9 @@ class Explorer:
         edges: list[list[int]] = [[]]
         good: list[bool] = [False]
         expanded: list[bool] = [False]
+        #: Per state: the engine actors enabled; per edge: the acting actor.
+        enabled: list[frozenset[str]] = [frozenset()]
+        edge_actor: list[list[str]] = [[]]
         found: dict[str, tuple[int, str, Label | None, LogKey]] = {}
         fired: set[str] = set()
         reached: set[str] = set()
@@ -356,6 +438,7 @@ class Explorer:
             log = logs[sid]
             labels, quiescent = self.labels(world, used)
             expanded[sid] = True
+            enabled[sid] = frozenset(_actor(lb) for lb in labels if lb[0] == "engine")
             for prop, detail in self.state_violations(world, log, quiescent):
                 note(prop, sid, detail)
             if quiescent:
@@ -388,15 +471,21 @@ class Explorer:
                     edges.append([])
                     good.append(False)
                     expanded.append(False)
+                    enabled.append(frozenset())
+                    edge_actor.append([])
                     if len(parent) <= limit:
                         worlds[cid] = (child, child_used)
                         queue.append(cid)
                     else:
                         result.complete = False
                 edges[sid].append(cid)
+                edge_actor[sid].append(_actor(label))
         result.states = len(parent)
         result.edges = sum(len(e) for e in edges)
         self._liveness(edges, good, expanded, note)
+        for component in fair_cycles(edges, edge_actor, enabled, good):
+            note("MIG-LIVE-002", component[0], f"a fair cycle of {len(component)} states "
+                 "never reaches termination")
         declared = [t.trigger for t in transitions_for(self.profile)]
         result.transitions_declared = list(dict.fromkeys(declared))
         result.transitions_fired = [t for t in result.transitions_declared if t in fired]
