@@ -95,6 +95,8 @@ class Result:
     violations: list[Violation] = field(default_factory=list)
     witnesses: dict[str, bool] = field(default_factory=dict)
     sequences: dict[str, list[list[str]]] = field(default_factory=dict)
+    #: The explored state graph (successor ids per state), when asked for.
+    graph: list[list[int]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form of the report."""
@@ -405,7 +407,9 @@ class Explorer:
         )
 
     # -- search ------------------------------------------------------------------
-    def run(self, max_states: int | None = None, sequences: bool = False) -> Result:
+    def run(
+        self, max_states: int | None = None, sequences: bool = False, keep_graph: bool = False
+    ) -> Result:
         """Explore every interleaving within the scenario's bounds."""
         limit = max_states or self.scenario.max_states
         start = time.perf_counter()
@@ -482,6 +486,8 @@ class Explorer:
                 edge_actor[sid].append(_actor(label))
         result.states = len(parent)
         result.edges = sum(len(e) for e in edges)
+        if keep_graph:
+            result.graph = edges
         self._liveness(edges, good, expanded, note)
         for component in fair_cycles(edges, edge_actor, enabled, good):
             note("MIG-LIVE-002", component[0], f"a fair cycle of {len(component)} states "
