@@ -84,7 +84,7 @@ def cleanup_start(world: World, vm: VM, bh: int) -> None:
     # MIG-CLEANUP-001: it deletes s->cleanup_bh, whichever bottom half that is now.
     if s.cleanup_bh is None:
         raise Crash("qemu_bh_delete(NULL): cleanup_bh was cleared", 540)
-    vm.bhs[s.cleanup_bh] = True
+    del vm.bhs[s.cleanup_bh]  # deleted: a later qemu_bh_schedule of it does nothing
     s.cleanup_bh = None
     if s.file is not None:
         if s.thread is None:
@@ -105,9 +105,11 @@ def cleanup_after_join(world: World, vm: VM) -> None:
     del vm.threads[vm.joining]
     vm.joining = None
     s = vm.s
-    if s.file is not None:
-        world.files[s.file].closed = True
+    fid = s.file
+    if fid is not None:
+        world.files[fid].closed = True
         s.file = None
+        world.forget_finished_files()
     cleanup_finish(world, vm)
 
 
@@ -149,13 +151,14 @@ def incoming_load_done(world: World, vm: VM) -> None:
     vm.incoming.mis = False
     vm.incoming.finished = True
     vm.incoming.file = None
+    runstate = world.payloads.get(fid)
+    world.forget_finished_files()
     if not f.complete_delivered:
         # MIG-INCOMING-006
         world.migration_event(vm, S.FAILED)
         raise Crash("load of migration failed: Input/output error", 278)
     # MIG-INCOMING-007
     world.migration_event(vm, S.COMPLETED)
-    runstate = world.payloads.get(fid)
     gs = vm.global_state
     if runstate is not None:  # global_state_post_load (lines 162-184)
         gs.received = True

@@ -105,7 +105,7 @@ def run_line(engine: Engine, line: ScriptLine) -> list[dict[str, Any]]:
     extra: list[dict[str, Any]] = []
     if name == "settle":
         if not engine.settle(_int(obj, "max_ms", DEFAULT_SETTLE_MS)):
-            extra.append({"migspec": "settle", "quiescent": False, "ms": engine.world.ms})
+            extra.append({"migspec": "settle", "quiescent": False, "clock_ms": engine.world.ms})
     elif name == "advance":
         engine.advance(_int(obj, "ms", 0))
     elif name == "env":
@@ -132,10 +132,13 @@ def run_line(engine: Engine, line: ScriptLine) -> list[dict[str, Any]]:
         if not tick(engine.world):
             raise EngineError("tick: nothing waits for time")
     elif name == "trace":
+        kept = []
         for who, entry in engine.world.trace:
             if who == vm:
                 extra.append({"migspec": "trace", "vm": who, **entry})
-        engine.world.trace.clear()
+            else:
+                kept.append((who, entry))
+        engine.world.trace[:] = kept
     return engine.output() + extra
 
 

@@ -226,7 +226,7 @@ def _final(world: World, vm: VM, t: MigrationThread) -> None:
     bh = s.cleanup_bh
     if bh is None:
         raise Crash("qemu_bh_schedule(NULL): cleanup_bh was cleared", 1019)
-    if vm.bhs.get(bh, True):
+    if bh not in vm.bhs:
         world.note(vm, "scheduled a deleted bottom half", bh=bh)
     elif bh not in vm.scheduled_bhs:
         vm.scheduled_bhs.append(bh)

@@ -66,7 +66,7 @@ class VM:
     autostart: bool = True
     ram: Ram = field(default_factory=lambda: Ram(total=0))
     incoming: Incoming = field(default_factory=Incoming)
-    #: Bottom halves: id -> deleted.
+    #: Live bottom halves (created, not deleted): id -> True.
     bhs: dict[int, bool] = field(default_factory=dict)
     scheduled_bhs: list[int] = field(default_factory=list)
     connects: list[ConnectPending] = field(default_factory=list)

@@ -20,6 +20,8 @@ from migspec.spec.transitions import COMPILED
 from migspec.spec.uris import BuildConfig
 
 SOURCE = "source"
+NOTIFICATIONS_KEPT = 32
+FILES_KEPT = 8
 DESTINATION = "destination"
 
 
@@ -152,8 +154,11 @@ class World:
         return True
 
     def notify(self, vm: VM) -> None:
-        """``notifier_list_notify(&migration_state_notifiers, s)``."""
+        """``notifier_list_notify(&migration_state_notifiers, s)``; the VM keeps
+        the states of its last :data:`NOTIFICATIONS_KEPT` notifications."""
         vm.notifications.append(vm.s.state.value)
+        if len(vm.notifications) > NOTIFICATIONS_KEPT:
+            del vm.notifications[0]
         self.note(vm, "notify", state=vm.s.state.value)
 
     def runstate_set(self, vm: VM, new: RunState) -> None:
@@ -197,6 +202,24 @@ class World:
             self.env.channel_error = False
             f.broken = True
         return f.write(nbytes)
+
+    def forget_finished_files(self) -> None:
+        """A file was closed or read to its end: forget the oldest finished files
+        no process refers to, keeping the last :data:`FILES_KEPT` for
+        inspection (a long-running engine's memory stays flat)."""
+        if len(self.files) <= FILES_KEPT:
+            return
+        busy: set[int] = set()
+        for vm in self.vms.values():
+            inc = vm.incoming
+            busy.update(inc.accepted)
+            busy.update(x for x in (vm.s.file, inc.file) if x is not None)
+        finished = [k for k, f in self.files.items()
+                    if k not in busy and (f.closed or f.error)]
+        for old in finished[: len(self.files) - FILES_KEPT]:
+            del self.files[old]
+            self.readers.pop(old, None)
+            self.payloads.pop(old, None)
 
     def new_file(self, scheme: str) -> QemuFile:
         """An outgoing file; socket transports support shutdown."""
