@@ -56,7 +56,7 @@ def qmp_migrate_set_capabilities(world: World, vm: VM, args: dict[str, Any]) -> 
 def qmp_query_migrate_capabilities(world: World, vm: VM, args: dict[str, Any]) -> Any:
     """Lines 332-355 (MIG-CAPS-003): every capability, in enum order."""
     caps = vm.s.enabled_capabilities
-    return [{"capability": c.value, "state": caps[c]} for c in CAPABILITY_ORDER]
+    return [{"capability": str(c), "state": caps[c]} for c in CAPABILITY_ORDER]
 
 
 def qmp_migrate_set_parameters(world: World, vm: VM, args: dict[str, Any]) -> None:
@@ -142,7 +142,7 @@ def qmp_query_migrate(world: World, vm: VM, args: dict[str, Any]) -> Any:
     info: dict[str, Any] = {}
     if state == S.NONE:
         return info  # MIG-QUERY-001: nothing, not even the status
-    info["status"] = state.value
+    info["status"] = str(state)
     if state in (S.ACTIVE, S.CANCELLING):
         # MIG-QUERY-003
         info["ram"] = _ram_stats(world, vm, True)
@@ -207,7 +207,7 @@ def qmp_migrate(world: World, vm: VM, args: dict[str, Any]) -> None:
         raise QmpError(err)
     s.state = S.NONE  # line 732, no event (MIG-MIGRATE-006)
     world.fired.append("migrate_reset")
-    world.note(vm, "state", trigger="migrate_reset", new=S.NONE.value)
+    world.note(vm, "state", trigger="migrate_reset", new=str(S.NONE))
     migrate_init(world, vm, bool(args.get("blk", False)), bool(args.get("inc", False)))
     scheme = D.outgoing_scheme(uri, world.build)
     if scheme is None:
@@ -308,7 +308,7 @@ def qmp_query_status(world: World, vm: VM, args: dict[str, Any]) -> Any:
     return {
         "running": vm.runstate == RunState.RUNNING,
         "singlestep": False,
-        "status": vm.runstate.value,
+        "status": str(vm.runstate),
     }
 
 

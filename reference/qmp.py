@@ -29,6 +29,10 @@ _EXPECTED = {
 }
 
 
+#: Argument value types that cannot hold a NaN.
+_PLAIN = (str, int, bool)
+
+
 def _has_nan(value: Any) -> bool:
     if isinstance(value, float):
         return math.isnan(value)
@@ -106,7 +110,7 @@ def check(cmd: Any) -> tuple[CommandDecl, dict[str, Any]]:
     if decl is None:
         raise QmpError("command_not_found", name)
     raw: dict[str, Any] = cmd.get("arguments", {})
-    if _has_nan(raw):
+    if not all(type(v) in _PLAIN for v in raw.values()) and _has_nan(raw):
         raise _InputObjectError("json_parsing")
     # check_mandatory_args, then check_client_args_type (monitor.c).
     for arg in decl.args:

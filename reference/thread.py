@@ -142,7 +142,7 @@ def _complete(world: World, vm: VM, t: MigrationThread) -> None:
         world.runstate_set(vm, RunState.RUNNING)
     t.old_vm_running = vm.runstate == RunState.RUNNING
     # global_state_store (lines 114-123): the run state's name always fits.
-    vm.global_state.runstate = vm.runstate.value
+    vm.global_state.runstate = str(vm.runstate)
     ret = world.vm_stop(vm, RunState.FINISH_MIGRATE)
     if vm.runstate != RunState.FINISH_MIGRATE:
         world.runstate_set(vm, RunState.FINISH_MIGRATE)

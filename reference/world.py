@@ -112,7 +112,7 @@ class World:
         """``migrate_generate_event`` (lines 216-221): only with the events
         capability (MIG-EVENT-001)."""
         if vm.s.enabled_capabilities[Capability.EVENTS]:
-            self.emit(vm, "MIGRATION", {"status": status.value})
+            self.emit(vm, "MIGRATION", {"status": str(status)})
 
     def crash(self, vm: VM, reason: str, line: int | None) -> None:
         """The process ends (abort, segfault or exit)."""
@@ -140,7 +140,7 @@ class World:
         vm.s.state = new
         self.fired.append(trigger)
         if self.tracing:
-            self.note(vm, "state", trigger=trigger, old=expected.value, new=new.value)
+            self.note(vm, "state", trigger=trigger, old=str(expected), new=str(new))
         return new
 
     def set_state(self, vm: VM, expected: MigrationStatus, trigger: str) -> bool:
@@ -156,10 +156,10 @@ class World:
     def notify(self, vm: VM) -> None:
         """``notifier_list_notify(&migration_state_notifiers, s)``; the VM keeps
         the states of its last :data:`NOTIFICATIONS_KEPT` notifications."""
-        vm.notifications.append(vm.s.state.value)
+        vm.notifications.append(str(vm.s.state))
         if len(vm.notifications) > NOTIFICATIONS_KEPT:
             del vm.notifications[0]
-        self.note(vm, "notify", state=vm.s.state.value)
+        self.note(vm, "notify", state=str(vm.s.state))
 
     def runstate_set(self, vm: VM, new: RunState) -> None:
         """``runstate_set`` of vl.c: an invalid transition aborts QEMU."""
