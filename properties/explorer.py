@@ -20,36 +20,22 @@ from typing import Any
 from migspec.properties.scenarios import Scenario
 from migspec.reference import scheduler as sched
 from migspec.reference.engine import Engine, execute_now, tick
+from migspec.reference.profiles import Profile, get_profile
 from migspec.reference.script import parse, run_script
 from migspec.reference.snapshot import clone, key
 from migspec.reference.vm import VM
 from migspec.reference.world import SOURCE, Move, World
 from migspec.spec.capabilities import Capability
+from migspec.spec.defects import DEFECTS
 from migspec.spec.errors import QERR_MIGRATION_ACTIVE
 from migspec.spec.states import IN_PROGRESS, TERMINAL, MigrationStatus
-from migspec.spec.transitions import COMPILED, transitions_for
+from migspec.spec.transitions import compile_table, transitions_for
 
 #: A move label: ("engine", vm, actor, task, did) | ("client", i, outcome) |
 #: ("env", j) | ("tick",)
 Label = tuple[Any, ...]
 LogKey = tuple[tuple[Any, ...], ...]
 
-#: Which seed defect explains a violation of a property in the seed profile.
-DEFECT_OF = {
-    "MIG-SAFETY-002": "DEF-SPLIT-BRAIN",
-    "MIG-SAFETY-003": "DEF-EVENT-ORDER",
-    "MIG-SAFETY-005": "DEF-MIGRATE-BEFORE-CLEANUP",
-    "MIG-LIVE-001": "DEF-CANCEL-CONNECT-STUCK",
-    "MIG-SAFETY-009": "DEF-INCOMING-ONCE-NO-RETURN",
-    "MIG-SAFETY-007": "DEF-SPLIT-BRAIN",
-}
-#: Crash reasons and the defects that cause them.
-CRASH_DEFECTS = {
-    "qemu_bh_schedule(NULL)": "DEF-MIGRATE-BEFORE-CLEANUP",
-    "qemu_bh_delete(NULL)": "DEF-MIGRATE-BEFORE-CLEANUP",
-    "invalid runstate transition: 'inmigrate' -> 'prelaunch'": "DEF-INCOMING-PRELAUNCH-ABORT",
-    "Assertion `s->state != MIGRATION_STATUS_ACTIVE'": "DEF-MIGRATE-BEFORE-CLEANUP",
-}
 #: The destination's exit after a failed load is by design (lines 276-281).
 DESIGNED_EXIT_LINE = 278
 
@@ -67,6 +53,8 @@ class Violation:
     #: What clients had seen when the violation showed (compact log entries);
     #: replaying ``script`` must reproduce exactly this.
     observed: LogKey = ()
+    #: Every seed defect whose repair alone removes this counterexample.
+    defects: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form of the report."""
@@ -75,6 +63,7 @@ class Violation:
             "kind": self.kind,
             "detail": self.detail,
             "defect": self.defect,
+            "defects": self.defects,
             "trace": self.trace,
             "script": self.script,
         }
@@ -133,8 +122,8 @@ def _last_status(log: LogKey, vm: str) -> str | None:
     return None
 
 
-def _successors(profile: str) -> dict[str, frozenset[str]]:
-    table = COMPILED[profile]
+def _successors(repaired: frozenset[str]) -> dict[str, frozenset[str]]:
+    table = compile_table(repaired)
     succ: dict[str, set[str]] = {s.value: set() for s in MigrationStatus}
     for (src, _), dest in table.items():
         succ[src.value].add(dest.value)
@@ -237,11 +226,17 @@ def _in_progress(vm: VM) -> bool:
 class Explorer:
     """Breadth-first exploration of one scenario under one profile."""
 
-    def __init__(self, scenario: Scenario, profile: str) -> None:
+    def __init__(self, scenario: Scenario, profile: str | Profile) -> None:
         self.scenario = scenario
-        self.profile = profile
-        self.successors = _successors(profile)
-        engine = Engine(profile)
+        prof = get_profile(profile) if isinstance(profile, str) else profile
+        if not set(scenario.assume_repaired) <= prof.repaired:
+            prof = Profile(prof.name, prof.repaired | set(scenario.assume_repaired),
+                           prof.description)
+        self.prof = prof
+        self.profile = self.prof.name
+        self.successors = _successors(self.prof.repaired)
+        self._variants: dict[str, Explorer] = {}
+        engine = Engine(self.prof)
         setup = "\n".join(json.dumps(line) for line in scenario.setup)
         for _ in run_script(engine, parse(setup, f"scenario {scenario.name}")):
             pass
@@ -425,7 +420,9 @@ class Explorer:
         #: Per state: the engine actors enabled; per edge: the acting actor.
         enabled: list[frozenset[str]] = [frozenset()]
         edge_actor: list[list[str]] = [[]]
-        found: dict[str, tuple[int, str, Label | None, LogKey]] = {}
+        #: (property, crash reason) -> where it first showed; each property is
+        #: reported once with its shortest trace, crashes once per reason.
+        found: dict[tuple[str, str], tuple[int, Label | None, LogKey, str]] = {}
         fired: set[str] = set()
         reached: set[str] = set()
         seqs: set[tuple[tuple[str, ...], ...]] = set()
@@ -433,8 +430,9 @@ class Explorer:
 
         def note(prop: str, sid: int, detail: str, label: Label | None = None,
                  seen: LogKey | None = None) -> None:
-            if prop not in found:
-                found[prop] = (sid, detail, label, logs[sid] if seen is None else seen)
+            tag = (prop, detail if prop == "MIG-SAFETY-001" else "")
+            if tag not in found:
+                found[tag] = (sid, label, logs[sid] if seen is None else seen, detail)
 
         while queue:
             sid = queue.popleft()
@@ -498,21 +496,23 @@ class Explorer:
         for witness in self.scenario.witnesses:
             result.witnesses[witness] = witness in reached
             if witness not in reached:
-                found.setdefault(witness, (0, "never reached", None, ()))
-        for prop, (sid, detail, last, seen) in sorted(found.items(), key=lambda kv: kv[1][0]):
+                found.setdefault((witness, ""), (0, None, (), "never reached"))
+        for (prop, _), (sid, last, seen, detail) in sorted(found.items(),
+                                                             key=lambda kv: kv[1][0]):
             kind = "liveness" if prop.startswith("MIG-LIVE") else (
                 "witness" if prop.startswith("MIG-WITNESS") else "safety")
             path = [] if kind == "witness" else self._path(parent, sid)
             if last is not None:
                 path.append(last)
-            defect = self.attribute(prop, detail, path)
+            defects = self.attribute(prop, detail, path) if kind != "witness" else []
             result.violations.append(Violation(
                 prop, kind, detail,
                 [self.describe(label) for label in path],
                 list(self.scenario.setup)
                 + [line for label in path for line in self.script_line(label)],
-                defect,
+                defects[0] if defects else None,
                 seen,
+                defects,
             ))
         for n_i, name in enumerate(self.root.vms):
             distinct = {seq[n_i] for seq in seqs if n_i < len(seq)}
@@ -521,30 +521,69 @@ class Explorer:
         result.seconds = time.perf_counter() - start
         return result
 
-    def attribute(self, prop: str, detail: str, path: list[Label]) -> str | None:
-        """The seed defect that explains a violation, from its property, its
-        detail and what happened along its trace (replayed)."""
+    def attribute(self, prop: str, detail: str, path: list[Label]) -> list[str]:
+        """The seed defects that explain a violation: each recorded defect whose
+        repair alone (added to this profile) removes the counterexample, because
+        a step of the trace can no longer happen or the property no longer fails
+        along it."""
+        found: list[str] = []
+        for defect in DEFECTS:
+            if defect.id in self.prof.repaired:
+                continue
+            variant = self._variants.get(defect.id)
+            if variant is None:
+                repaired = self.prof.repaired | {defect.id}
+                variant = Explorer(self.scenario, Profile(
+                    f"{self.profile}+{defect.id}", repaired, f"{self.profile} with one repair"))
+                self._variants[defect.id] = variant
+            if not variant.violates_along(prop, detail, path):
+                found.append(defect.id)
+        return found
+
+    def violates_along(self, prop: str, detail: str, path: list[Label]) -> bool:
+        """Replaying ``path`` here shows a violation of ``prop`` (for liveness:
+        from its end no good state is reachable). False if a step is not enabled."""
         world = clone(self.root)
         used = tuple(0 for _ in self.budget)
+        log = self.root_log
         for label in path:
-            if label[0] == "client":
-                action = self.scenario.client[label[1]]
-                vm = world.vms[action.vm]
-                busy = _in_progress(vm)
-                cancelling = vm.s.state == MigrationStatus.CANCELLING
-                before = len(world.log)
-                used = self.apply(world, used, label)
-                replies = [o for _, o in world.log[before:] if "return" in o]
-                if action.command["execute"] == "migrate" and busy and replies:
-                    return "DEF-MIGRATE-BEFORE-CLEANUP"
-                if action.command["execute"] == "migrate-set-capabilities" and cancelling \
-                        and replies:
-                    return "DEF-CAPS-WHILE-CANCELLING"
-            else:
-                used = self.apply(world, used, label)
-        if prop in ("MIG-SAFETY-001", "MIG-CLEANUP-003", "MIG-FDERROR-002"):
-            return next((d for r, d in CRASH_DEFECTS.items() if r in detail), None)
-        return DEFECT_OF.get(prop)
+            labels, quiescent = self.labels(world, used)
+            if label not in labels:
+                if label[0] == "engine" and label[4] == "emit":
+                    continue  # a profile that sends events with the swap has no emit step
+                return False
+            if any(p == prop for p, _ in self.state_violations(world, log, quiescent)):
+                return True
+            child = clone(world)
+            used = self.apply(child, used, label)
+            new = tuple(compact(n, o) for n, o in child.log[len(world.log):])
+            if any(p == prop for p, _ in self.edge_violations(world, child, label, log, new)):
+                return True
+            world, log = child, log + new
+        labels, quiescent = self.labels(world, used)
+        if any(p == prop for p, _ in self.state_violations(world, log, quiescent)):
+            return True
+        if prop.startswith("MIG-LIVE"):
+            return not self._good_reachable(world, used)
+        return False
+
+    def _good_reachable(self, world: World, used: tuple[int, ...], limit: int = 50_000) -> bool:
+        """A good quiescent state is reachable from ``world`` (or the bound hit)."""
+        seen = {(key(world), used)}
+        queue: deque[tuple[World, tuple[int, ...]]] = deque([(world, used)])
+        while queue and len(seen) < limit:
+            current, u = queue.popleft()
+            labels, quiescent = self.labels(current, u)
+            if quiescent and self.good(current):
+                return True
+            for label in labels:
+                child = clone(current)
+                cu = self.apply(child, u, label)
+                k = (key(child), cu)
+                if k not in seen:
+                    seen.add(k)
+                    queue.append((child, cu))
+        return bool(queue)
 
     @staticmethod
     def _path(parent: list[tuple[int, Label | None]], sid: int) -> list[Label]:

@@ -44,6 +44,8 @@ class Scenario:
     #: Witness properties this scenario must reach.
     witnesses: tuple[str, ...] = ()
     max_states: int = 300_000
+    #: Seed defects taken as repaired in every profile, to isolate another one.
+    assume_repaired: tuple[str, ...] = ()
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -139,6 +141,15 @@ SCENARIOS: tuple[Scenario, ...] = (
             {"migspec": "incoming", "uri": "tcp:0:4444"},
         ),
         (ClientAction("migrate", MIGRATE_TCP), ClientAction("migrate_cancel", CANCEL)),
+    ),
+    Scenario(
+        "stopped-guest-retry",
+        "a paused guest, a completion that may fail, and a second migrate",
+        SMALL_WORLD + ({"migspec": "vm", "runstate": "paused"}, _events("source")),
+        (ClientAction("migrate", MIGRATE_EXEC, limit=2),),
+        (EnvAction("file error before delivery",
+                   {"completion_error": "file-before-delivery"}),),
+        assume_repaired=("DEF-MIGRATE-BEFORE-CLEANUP",),
     ),
     Scenario(
         "incoming-defer",

@@ -143,9 +143,12 @@ def _complete(world: World, vm: VM, t: MigrationThread) -> None:
     t.old_vm_running = vm.runstate == RunState.RUNNING
     # global_state_store (lines 114-123): the run state's name always fits.
     vm.global_state.runstate = str(vm.runstate)
-    ret = world.vm_stop(vm, RunState.FINISH_MIGRATE)
-    if vm.runstate != RunState.FINISH_MIGRATE:
+    # vm_stop_force_state (cpus.c): vm_stop if running, else runstate_set.
+    if vm.runstate == RunState.RUNNING:
+        ret = world.vm_stop(vm, RunState.FINISH_MIGRATE)
+    else:
         world.runstate_set(vm, RunState.FINISH_MIGRATE)
+        ret = 0
     if world.env.completion_error == "vm-stop":
         ret = -5  # bdrv_flush_all failed: -EIO
     duration = 0
@@ -216,12 +219,14 @@ def _final(world: World, vm: VM, t: MigrationThread) -> None:
         s.downtime = end_time - t.start_time
         s.mbps = D.final_mbps(transferred, s.total_time, s.mbps)
         world.runstate_set(vm, RunState.POSTMIGRATE)
-    elif t.old_vm_running:
-        # MIG-THREAD-010
-        if t.complete_ran and world.profile.repairs("DEF-SPLIT-BRAIN"):
-            world.note(vm, "not resuming: completion data was sent")
-        else:
-            world.vm_start(vm)
+    elif t.old_vm_running and not (
+        t.complete_ran and world.profile.repairs("DEF-SPLIT-BRAIN")
+    ):
+        world.vm_start(vm)  # MIG-THREAD-010
+    elif vm.runstate == RunState.FINISH_MIGRATE and world.profile.repairs(
+        "DEF-FAILED-STOPPED-ABORT"
+    ):
+        world.runstate_set(vm, RunState.POSTMIGRATE)
     # MIG-THREAD-011: qemu_bh_schedule(s->cleanup_bh)
     bh = s.cleanup_bh
     if bh is None:

@@ -16,7 +16,7 @@ from migspec.reference.vm import VM
 from migspec.spec.capabilities import Capability
 from migspec.spec.runstates import PRELAUNCH_REPAIR, RUNSTATE_TRANSITIONS, RunState
 from migspec.spec.states import MigrationStatus
-from migspec.spec.transitions import COMPILED
+from migspec.spec.transitions import compile_table
 from migspec.spec.uris import BuildConfig
 
 SOURCE = "source"
@@ -71,7 +71,7 @@ class World:
         self._transient()
 
     def _transient(self) -> None:
-        self.table = COMPILED[self.profile.name]
+        self.table = compile_table(self.profile.repaired)
         #: Triggers fired since the caller last cleared it (explorer coverage).
         self.fired: list[str] = []
 

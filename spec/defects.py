@@ -253,4 +253,31 @@ DEFECTS += (
     ),
 )
 
+DEFECTS += (
+    DefectDecl(
+        "DEF-FAILED-STOPPED-ABORT",
+        "Migrating again after a failed completion of a stopped guest aborts QEMU",
+        "946-953,1014-1018",
+        "Completion stops the guest into 'finish-migrate' (vm_stop_force_state). If the "
+        "migration then fails or is cancelled and the guest was not running before, nothing "
+        "leaves 'finish-migrate'. The next migrate reaches completion again and calls "
+        "runstate_set(finish-migrate) from 'finish-migrate', which vl.c does not allow: QEMU "
+        "aborts with \"invalid runstate transition: 'finish-migrate' -> 'finish-migrate'\".",
+        "After a failed or cancelled migration that leaves the guest in 'finish-migrate', "
+        "move it to 'postmigrate' (as later QEMU does).",
+        "MIG-THREAD-010",
+        (
+            _d("vm", runstate="paused"),
+            _d("env", completion_error="file-before-delivery"),
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            _d("settle"),
+            _qmp("query-status"),
+            _d("env", completion_error="none"),
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            _d("settle"),
+            _qmp("query-migrate"),
+        ),
+    ),
+)
+
 DEFECT_BY_ID: dict[str, DefectDecl] = {d.id: d for d in DEFECTS}

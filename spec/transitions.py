@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from migspec.spec.actors import Actor
+from migspec.spec.defects import DEFECTS
 from migspec.spec.states import MigrationStatus as S
 
 ALL_PROFILES: tuple[str, ...] = ("seed", "fixed")
@@ -31,7 +32,13 @@ class TransitionDecl:
     #: True when the seed changes state with ``migrate_set_state`` (a
     #: compare-and-swap followed, not atomically, by the MIGRATION event).
     cas: bool = True
-    profiles: tuple[str, ...] = ALL_PROFILES
+    #: The seed defect whose repair adds this transition; None: in the seed.
+    repair: str | None = None
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        """The named profiles that have this transition."""
+        return ALL_PROFILES if self.repair is None else ("fixed",)
 
 
 TRANSITIONS: tuple[TransitionDecl, ...] = (
@@ -89,7 +96,7 @@ TRANSITIONS: tuple[TransitionDecl, ...] = (
         "fixed profile: a connect that fails after a cancel finishes the cancel",
         "567-573",
         "MIG-FDERROR-003",
-        profiles=("fixed",),
+        repair="DEF-CANCEL-CONNECT-STUCK",
     ),
     TransitionDecl(
         "setup_done",
@@ -150,13 +157,32 @@ TRANSITIONS: tuple[TransitionDecl, ...] = (
 TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t.trigger for t in TRANSITIONS))
 
 
-def transitions_for(profile: str) -> tuple[TransitionDecl, ...]:
-    """The transitions that exist in ``profile``."""
-    return tuple(t for t in TRANSITIONS if profile in t.profiles)
+def repairs_of(profile: str | frozenset[str]) -> frozenset[str]:
+    """The repaired defects of a named profile, or the set itself."""
+    if isinstance(profile, frozenset):
+        return profile
+    if profile == "seed":
+        return frozenset()
+    if profile == "fixed":
+        return frozenset(d.id for d in DEFECTS)
+    raise ValueError(f"unknown profile {profile!r}")
 
 
-def compile_table(profile: str) -> dict[tuple[S, str], S]:
-    """``(source, trigger) -> dest`` for ``profile``: the engine's hot-path lookup."""
+def transitions_for(profile: str | frozenset[str]) -> tuple[TransitionDecl, ...]:
+    """The transitions that exist in a profile (by name, or by its repairs)."""
+    repaired = repairs_of(profile)
+    return tuple(t for t in TRANSITIONS if t.repair is None or t.repair in repaired)
+
+
+_TABLES: dict[frozenset[str], dict[tuple[S, str], S]] = {}
+
+
+def compile_table(profile: str | frozenset[str]) -> dict[tuple[S, str], S]:
+    """``(source, trigger) -> dest``: the engine's hot-path lookup (cached)."""
+    repaired = frozenset(t.repair for t in transitions_for(profile) if t.repair)
+    cached = _TABLES.get(repaired)
+    if cached is not None:
+        return cached
     table: dict[tuple[S, str], S] = {}
     for decl in transitions_for(profile):
         for src in decl.sources:
@@ -164,6 +190,7 @@ def compile_table(profile: str) -> dict[tuple[S, str], S]:
             if key in table:
                 raise ValueError(f"ambiguous transition {key}")
             table[key] = decl.dest
+    _TABLES[repaired] = table
     return table
 
 
