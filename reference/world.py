@@ -14,7 +14,7 @@ from migspec.reference.environment import Env, QemuFile, Ram
 from migspec.reference.profiles import SEED, Profile
 from migspec.reference.vm import VM
 from migspec.spec.capabilities import Capability
-from migspec.spec.runstates import PRELAUNCH_REPAIR, RUNSTATE_TRANSITIONS, RunState
+from migspec.spec.runstates import INCOMING_RUNSTATE_REPAIR, RUNSTATE_TRANSITIONS, RunState
 from migspec.spec.states import MigrationStatus
 from migspec.spec.transitions import compile_table
 from migspec.spec.uris import BuildConfig
@@ -165,7 +165,7 @@ class World:
         """``runstate_set`` of vl.c: an invalid transition aborts QEMU."""
         old = vm.runstate
         if (old, new) not in RUNSTATE_TRANSITIONS and not (
-            (old, new) == PRELAUNCH_REPAIR
+            (old, new) in INCOMING_RUNSTATE_REPAIR
             and self.profile.repairs("DEF-INCOMING-PRELAUNCH-ABORT")
         ):
             raise Crash(f"invalid runstate transition: '{old.value}' -> '{new.value}'", None)

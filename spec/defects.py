@@ -112,7 +112,9 @@ DEFECTS: tuple[DefectDecl, ...] = (
         "migrate_set_state changes the state with a compare-and-swap and sends the event "
         "afterwards, outside any lock. The migration thread can move SETUP to ACTIVE, the "
         "main loop can then cancel (ACTIVE to CANCELLING) and send 'cancelling' before the "
-        "thread sends 'active': the client sees setup, cancelling, active, cancelled.",
+        "thread sends 'active': the client sees setup, cancelling, active, cancelled. For the "
+        "same reason a migrate-set-capabilities that turns 'events' off between the thread's "
+        "swap to 'completed' and its event suppresses the 'completed' event.",
         "Send the event in the same atomic step as the state change.",
         "MIG-EVENT-002",
         (
@@ -234,14 +236,15 @@ DEFECTS: tuple[DefectDecl, ...] = (
 DEFECTS += (
     DefectDecl(
         "DEF-INCOMING-PRELAUNCH-ABORT",
-        "A guest that never ran makes the destination abort",
+        "A guest that never ran, or that already migrated, makes the destination abort",
         "297-306",
-        "A source started with -S and never continued is in 'prelaunch'. global_state_store "
-        "records that name and global_state_needed sends it; the destination then calls "
-        "runstate_set(prelaunch) from 'inmigrate', which vl.c's transition table does not "
-        "allow: the destination aborts with \"invalid runstate transition: 'inmigrate' -> "
-        "'prelaunch'\" after a successful load.",
-        "Allow 'inmigrate' -> 'prelaunch' (as later QEMU does).",
+        "A source started with -S and never continued is in 'prelaunch'; one that completed a "
+        "migration and was not restarted is in 'postmigrate'. global_state_store records that "
+        "name and global_state_needed sends it; after a successful load the destination calls "
+        "runstate_set with it from 'inmigrate', which vl.c's transition table does not allow: "
+        "the destination aborts with \"invalid runstate transition: 'inmigrate' -> "
+        "'prelaunch'\" (or 'postmigrate').",
+        "Allow 'inmigrate' -> 'prelaunch' and 'inmigrate' -> 'postmigrate' (as later QEMU does).",
         "MIG-INCOMING-008",
         (
             _d("vm", runstate="prelaunch"),

@@ -272,7 +272,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     _r("MIG-QMP-003", "monitor", "-",
        "A malformed command object is refused with the monitor's input-object errors."),
     _r("MIG-QMP-004", "monitor", "-",
-       "qmp_capabilities is accepted (the reference starts in command mode)."),
+       "The reference's monitor starts in command mode, so qmp_capabilities gets "
+       "CommandNotFound \"Capabilities negotiation is already complete, command "
+       "'qmp_capabilities' ignored\"."),
     _r("MIG-VM-001", "qmp_query_status", "-", "query-status reports the run state."),
     _r("MIG-VM-002", "qmp_stop", "-",
        "stop pauses a running guest (STOP event); on a waiting destination it clears "

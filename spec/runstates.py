@@ -84,9 +84,12 @@ RUNSTATE_TRANSITIONS: frozenset[tuple[RunState, RunState]] = frozenset(
     }
 )
 
-#: The transition the repair of DEF-INCOMING-PRELAUNCH-ABORT adds (later QEMU
-#: has it): a guest that never ran arrives as it left.
-PRELAUNCH_REPAIR: tuple[RunState, RunState] = (_R.INMIGRATE, _R.PRELAUNCH)
+#: The transitions the repair of DEF-INCOMING-PRELAUNCH-ABORT adds (later QEMU
+#: has them): a guest that never ran, or that already migrated once, arrives in
+#: the run state it left.
+INCOMING_RUNSTATE_REPAIR: frozenset[tuple[RunState, RunState]] = frozenset(
+    {(_R.INMIGRATE, _R.PRELAUNCH), (_R.INMIGRATE, _R.POSTMIGRATE)}
+)
 
 #: ``runstate_needs_reset`` (vl.c): ``cont`` is refused in these.
 NEEDS_RESET: frozenset[RunState] = frozenset({_R.INTERNAL_ERROR, _R.SHUTDOWN})

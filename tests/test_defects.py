@@ -1,0 +1,262 @@
+"""Seed defects (migspec.spec.defects): each counterexample replayed on the
+'seed' profile shows the defect and on the 'fixed' profile shows the repair.
+The expected observations are written from each defect's description and the
+seed lines it names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from support import (
+    MIGRATION_ACTIVE,
+    exits,
+    from_vm,
+    migration_events,
+    replies,
+)
+
+from migspec.reference.engine import Engine
+from migspec.reference.script import replay
+from migspec.spec.defects import DEFECT_BY_ID, DEFECTS
+
+DEST = "destination"
+Line = dict[str, Any]
+
+
+def both(defect_id: str) -> tuple[tuple[Engine, list[Line]], tuple[Engine, list[Line]]]:
+    """The counterexample's run on 'seed' and on 'fixed'."""
+    script = DEFECT_BY_ID[defect_id].counterexample
+    return replay(script, "seed"), replay(script, "fixed")
+
+
+def test_cancel_connect_stuck() -> None:
+    """DEF-CANCEL-CONNECT-STUCK, MIG-FDERROR-003, MIG-FDERROR-001: cancel while the
+    connect is pending moves setup -> cancelling (587); the failing connect's
+    migrate_fd_error swaps setup -> failed, which no longer matches (571), and no
+    thread exists to schedule cleanup. Seed: query-migrate says 'cancelling' and a
+    new migrate is refused with QERR_MIGRATION_ACTIVE (708-713). Fixed: the
+    failure finishes the cancel ('cancelled') and a new migrate is accepted."""
+    (_, seed), (_, fixed) = both("DEF-CANCEL-CONNECT-STUCK")
+    s, f = replies(seed), replies(fixed)
+    assert s[0] == f[0] == {"return": {}}
+    assert s[1] == f[1] == {"return": {}}
+    assert s[2]["return"]["status"] == "cancelling"
+    assert s[3] == {"error": {"class": "GenericError", "desc": MIGRATION_ACTIVE}}
+    assert f[2] == {"return": {"status": "cancelled"}}
+    assert f[3] == {"return": {}}
+
+
+def test_incoming_once_no_return() -> None:
+    """DEF-INCOMING-ONCE-NO-RETURN, MIG-INCOMING-011, MIG-EVENT-003: the second
+    migrate-incoming is told "The incoming migration has already been started" in
+    both profiles (683); in the seed it goes on (no return) into
+    qemu_start_incoming_migration: another 'setup' event (240) and a second
+    listener. Fixed: no third 'setup' event, one listener."""
+    (seng, seed), (feng, fixed) = both("DEF-INCOMING-ONCE-NO-RETURN")
+    already = {"error": {"class": "GenericError",
+                         "desc": "The incoming migration has already been started"}}
+    for out in (seed, fixed):
+        r = replies(out, DEST)
+        assert r[0] == {"return": {}}
+        assert r[1] == already
+        assert r[2] == {"return": {}}
+    assert migration_events(seed, DEST) == ["setup", "setup", "setup"]
+    assert migration_events(fixed, DEST) == ["setup", "setup"]
+    assert seng.vm(DEST).incoming.listening == ["tcp:0:4444", "unix:/tmp/m"]
+    assert feng.vm(DEST).incoming.listening == ["tcp:0:4444"]
+
+
+def test_migrate_before_cleanup() -> None:
+    """DEF-MIGRATE-BEFORE-CLEANUP, MIG-MIGRATE-001, MIG-THREAD-011, MIG-CLEANUP-001:
+    after the thread set FAILED but before cleanup ran, query-migrate says
+    'failed' in both. Seed: migrate is accepted (708-713 test only the state) and
+    migrate_init's memset (643) wipes the old cleanup_bh, file and thread; whichever
+    bottom half the old thread schedules (1019), the cleanup that runs clears
+    cleanup_bh (541) and joins the new thread, whose own line 1019 then schedules
+    NULL: the source crashes and the last query-migrate is never answered. Fixed:
+    migrate is refused with QERR_MIGRATION_ACTIVE and the state stays 'failed'."""
+    (_, seed), (_, fixed) = both("DEF-MIGRATE-BEFORE-CLEANUP")
+    s, f = replies(seed), replies(fixed)
+    assert s[0] == f[0] == {"return": {}}
+    assert s[1] == f[1] == {"return": {"status": "failed"}}
+    assert s[2] == {"return": {}}
+    assert len(s) == 3
+    gone = exits(seed)
+    assert len(gone) == 1
+    assert gone[0].get("line") == 1019
+    assert f[2] == {"error": {"class": "GenericError", "desc": MIGRATION_ACTIVE}}
+    assert f[3] == {"return": {"status": "failed"}}
+    assert exits(fixed) == []
+
+
+def test_event_order() -> None:
+    """DEF-EVENT-ORDER, MIG-EVENT-002, MIG-SETSTATE-002: the thread swaps setup ->
+    active (927) but sends its event later (532); migrate_cancel swaps active ->
+    cancelling and sends 'cancelling' first. Seed: setup, cancelling, active,
+    cancelled. Fixed (event sent with the swap): setup, active, cancelling,
+    cancelled."""
+    (_, seed), (_, fixed) = both("DEF-EVENT-ORDER")
+    assert migration_events(seed) == ["setup", "cancelling", "active", "cancelled"]
+    assert migration_events(fixed) == ["setup", "active", "cancelling", "cancelled"]
+
+
+def test_split_brain() -> None:
+    """DEF-SPLIT-BRAIN, MIG-THREAD-010, MIG-INCOMING-008: the whole stream reached the
+    destination, which loads it and starts the guest (282-300); the source then sees
+    a file error, fails (970-974) and, the guest having run, calls vm_start
+    (1015-1017). Seed: both query-status replies say running. Fixed: the source
+    does not resume; only the destination runs. (The fixed profile also repairs
+    DEF-FAILED-STOPPED-ABORT, which moves a stopped source left in 'finish-migrate'
+    by a failed migration to 'postmigrate'.)"""
+    (_, seed), (_, fixed) = both("DEF-SPLIT-BRAIN")
+    for out in (seed, fixed):
+        assert replies(out, DEST)[-1]["return"]["status"] == "running"
+    source_seed = replies(seed)[-1]["return"]
+    source_fixed = replies(fixed)[-1]["return"]
+    assert source_seed["status"] == "running" and source_seed["running"] is True
+    assert source_fixed["running"] is False
+    assert source_fixed["status"] == "postmigrate"
+
+
+def test_downtime_overflow() -> None:
+    """DEF-DOWNTIME-OVERFLOW, MIG-DOWNTIME-002, MIG-CONNECT-001: 2e10 s is clamped to
+    the double UINT64_MAX = 2^64 (824), which converts to 0 on x86-64 (825), so
+    expected-downtime at connect (1029) is 0. Fixed: max_downtime is the largest
+    double below 2^64, 18446744073709549568 ns, i.e. 18446744073709 ms."""
+    (_, seed), (_, fixed) = both("DEF-DOWNTIME-OVERFLOW")
+    s, f = replies(seed)[-1]["return"], replies(fixed)[-1]["return"]
+    assert s["status"] == f["status"] == "active"
+    assert s["expected-downtime"] == 0
+    assert f["expected-downtime"] == 18446744073709549568 // 1000000
+
+
+def test_caps_while_cancelling() -> None:
+    """DEF-CAPS-WHILE-CANCELLING, MIG-CAPS-002, MIG-EVENT-001: in 'cancelling'
+    migrate-set-capabilities is accepted by the seed (474-477), turns 'events' off
+    and so suppresses 'cancelled' (559-560, 218). Fixed: refused with
+    QERR_MIGRATION_ACTIVE; 'cancelled' is sent."""
+    (_, seed), (_, fixed) = both("DEF-CAPS-WHILE-CANCELLING")
+    assert replies(seed)[-1] == {"return": {}}
+    assert replies(fixed)[-1] == {"error": {"class": "GenericError", "desc": MIGRATION_ACTIVE}}
+    assert migration_events(seed) == ["setup", "active", "cancelling"]
+    assert migration_events(fixed) == ["setup", "active", "cancelling", "cancelled"]
+
+
+def test_unknown_uri_no_notify() -> None:
+    """DEF-UNKNOWN-URI-NO-NOTIFY, MIG-NOTIFY-001, MIG-MIGRATE-008: both reply
+    "Parameter 'uri' expects a valid migration protocol" (751-752); the seed never
+    calls notifier_list_notify for it, the fixed profile does once, with 'failed'."""
+    (seng, seed), (feng, fixed) = both("DEF-UNKNOWN-URI-NO-NOTIFY")
+    err = {"error": {"class": "GenericError",
+                     "desc": "Parameter 'uri' expects a valid migration protocol"}}
+    assert replies(seed) == replies(fixed) == [err]
+
+    def notified(out: list[Line]) -> list[str]:
+        return [ln["state"] for ln in from_vm(out, "source")
+                if ln.get("migspec") == "trace" and ln.get("what") == "notify"]
+
+    assert notified(seed) == []
+    assert notified(fixed) == ["failed"]
+    assert seng.vm().notifications == []
+    assert feng.vm().notifications == ["failed"]
+
+
+def test_cache_negative() -> None:
+    """DEF-CACHE-NEGATIVE, MIG-CACHE-003, MIG-CACHE-004: -1 compares as unsigned with
+    the RAM size (782): seed "exceeds guest ram size " (sic); fixed "is smaller than
+    page size"."""
+    (_, seed), (_, fixed) = both("DEF-CACHE-NEGATIVE")
+    assert replies(seed) == [{"error": {
+        "class": "GenericError",
+        "desc": "Parameter 'cache size' expects exceeds guest ram size "}}]
+    assert replies(fixed) == [{"error": {
+        "class": "GenericError",
+        "desc": "Parameter 'cache size' expects is smaller than page size"}}]
+
+
+def test_expected_downtime_div0() -> None:
+    """DEF-EXPECTED-DOWNTIME-DIV0, MIG-THREAD-005: at 500 B/s a window sends more than
+    10000 bytes in more than that many ms, so bandwidth (integer division, 979) is
+    0 and dirty_bytes_rate / 0.0 converts to INT64_MIN (990). Fixed: the estimate is
+    skipped and stays a sane non-negative value."""
+    (_, seed), (_, fixed) = both("DEF-EXPECTED-DOWNTIME-DIV0")
+    s, f = replies(seed)[-1]["return"], replies(fixed)[-1]["return"]
+    assert s["status"] == f["status"] == "active"
+    assert s["expected-downtime"] == -(2**63)
+    assert f["expected-downtime"] >= 0
+
+
+def test_incoming_prelaunch_abort() -> None:
+    """DEF-INCOMING-PRELAUNCH-ABORT, MIG-INCOMING-008, MIG-GLOBAL-001: the source was
+    never started ('prelaunch'), stores and sends that name (114-123, 140-160); the
+    destination's runstate_set(prelaunch) from 'inmigrate' (305) is not in vl.c's
+    table: seed aborts, its query-status unanswered. Fixed: it arrives 'prelaunch'."""
+    (_, seed), (_, fixed) = both("DEF-INCOMING-PRELAUNCH-ABORT")
+    gone = exits(seed, DEST)
+    assert len(gone) == 1
+    assert gone[0]["reason"] == "invalid runstate transition: 'inmigrate' -> 'prelaunch'"
+    assert replies(seed, DEST) == []
+    assert exits(fixed, DEST) == []
+    assert replies(fixed, DEST)[-1] == {
+        "return": {"running": False, "singlestep": False, "status": "prelaunch"}}
+    for out in (seed, fixed):
+        assert replies(out)[0] == {"return": {}}
+
+
+def test_failed_stopped_abort() -> None:
+    """DEF-FAILED-STOPPED-ABORT, MIG-THREAD-010, MIG-THREAD-007: a paused guest is not
+    running at completion (944); vm_stop_force_state puts it in 'finish-migrate'
+    (948); the file fails (962, 970-974) and, old_vm_running being false, nothing
+    moves it (1015). Seed: query-status says finish-migrate; the next migrate is
+    accepted and its completion calls runstate_set(finish-migrate) from
+    'finish-migrate', not in vl.c's table: the source aborts and the last
+    query-migrate is never answered. Fixed: the failed migration leaves the guest
+    'postmigrate' and the second migration completes."""
+    (_, seed), (_, fixed) = both("DEF-FAILED-STOPPED-ABORT")
+    s, f = replies(seed), replies(fixed)
+    assert s[0] == f[0] == {"return": {}}
+    assert s[1] == {"return": {"running": False, "singlestep": False,
+                               "status": "finish-migrate"}}
+    assert f[1] == {"return": {"running": False, "singlestep": False,
+                               "status": "postmigrate"}}
+    assert s[2] == f[2] == {"return": {}}
+    assert len(s) == 3
+    gone = exits(seed)
+    assert len(gone) == 1
+    assert gone[0]["reason"] == (
+        "invalid runstate transition: 'finish-migrate' -> 'finish-migrate'")
+    assert exits(fixed) == []
+    assert f[3]["return"]["status"] == "completed"
+
+
+TESTED = {
+    "DEF-CANCEL-CONNECT-STUCK": test_cancel_connect_stuck,
+    "DEF-INCOMING-ONCE-NO-RETURN": test_incoming_once_no_return,
+    "DEF-MIGRATE-BEFORE-CLEANUP": test_migrate_before_cleanup,
+    "DEF-EVENT-ORDER": test_event_order,
+    "DEF-SPLIT-BRAIN": test_split_brain,
+    "DEF-DOWNTIME-OVERFLOW": test_downtime_overflow,
+    "DEF-CAPS-WHILE-CANCELLING": test_caps_while_cancelling,
+    "DEF-UNKNOWN-URI-NO-NOTIFY": test_unknown_uri_no_notify,
+    "DEF-CACHE-NEGATIVE": test_cache_negative,
+    "DEF-EXPECTED-DOWNTIME-DIV0": test_expected_downtime_div0,
+    "DEF-INCOMING-PRELAUNCH-ABORT": test_incoming_prelaunch_abort,
+    "DEF-FAILED-STOPPED-ABORT": test_failed_stopped_abort,
+}
+
+
+def test_every_defect_has_a_test() -> None:
+    """Every declared seed defect has its test above, and no test names a defect that
+    is not declared; each names requirements that exist."""
+    assert set(TESTED) == {d.id for d in DEFECTS}
+    from migspec.spec.requirements import REQUIREMENT_BY_ID
+
+    assert all(d.requirement in REQUIREMENT_BY_ID for d in DEFECTS)
+
+
+def test_repairs_change_what_a_client_sees() -> None:
+    """Every counterexample's output differs between 'seed' and 'fixed'."""
+    for defect in DEFECTS:
+        _, seed = replay(defect.counterexample, "seed")
+        _, fixed = replay(defect.counterexample, "fixed")
+        assert seed != fixed, defect.id
