@@ -62,6 +62,12 @@ def explore(
                 summary.problems.append(
                     f"{profile}/{scenario.name}: state bound {scenario.max_states} reached"
                 )
+            if profile == "seed":
+                shown = {d for v in result.violations for d in v.defects}
+                for missing in sorted(set(scenario.finds) - shown):
+                    summary.problems.append(
+                        f"seed/{scenario.name}: expected seed defect {missing} not found"
+                    )
             for v in result.violations:
                 where = f"{profile}/{scenario.name}: {v.property} ({v.kind})"
                 if v.kind == "witness":

@@ -395,9 +395,12 @@ class Explorer:
 
     @staticmethod
     def good(world: World) -> bool:
-        """Quiescent and every started migration is terminal (or its VM died)."""
+        """(Of a quiescent world) every started migration is terminal and cleaned
+        up (or its VM died)."""
         return all(
-            vm.exited is not None or not vm.migrations or vm.s.state in TERMINAL
+            vm.exited is not None
+            or not vm.migrations
+            or (vm.s.state in TERMINAL and not _in_progress(vm))
             for vm in world.vms.values()
         )
 

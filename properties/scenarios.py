@@ -46,6 +46,8 @@ class Scenario:
     max_states: int = 300_000
     #: Seed defects taken as repaired in every profile, to isolate another one.
     assume_repaired: tuple[str, ...] = ()
+    #: Seed defects the seed profile must show here (predicted by reading the seed).
+    finds: tuple[str, ...] = ()
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -84,6 +86,7 @@ SCENARIOS: tuple[Scenario, ...] = (
              "command": _qmp("migrate-incoming", uri="tcp:0:4444")},
         ),
         (ClientAction("migrate", MIGRATE_TCP), ClientAction("migrate_cancel", CANCEL)),
+        finds=("DEF-EVENT-ORDER", "DEF-SPLIT-BRAIN"),
     ),
     Scenario(
         "cancel-connect",
@@ -94,6 +97,7 @@ SCENARIOS: tuple[Scenario, ...] = (
                          connect=("immediate", "refused", "delayed", "delayed-refused")),
             ClientAction("migrate_cancel", CANCEL),
         ),
+        finds=("DEF-CANCEL-CONNECT-STUCK", "DEF-EVENT-ORDER"),
     ),
     Scenario(
         "completion-race",
@@ -110,6 +114,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             EnvAction("vm stop fails", {"completion_error": "vm-stop"}),
         ),
         witnesses=("MIG-WITNESS-001", "MIG-WITNESS-002"),
+        finds=("DEF-EVENT-ORDER", "DEF-SPLIT-BRAIN"),
     ),
     Scenario(
         "migrate-twice",
@@ -120,6 +125,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             ClientAction("migrate_cancel", CANCEL),
         ),
         (EnvAction("channel_error", {"channel_error": True}),),
+        finds=("DEF-EVENT-ORDER", "DEF-MIGRATE-BEFORE-CLEANUP"),
     ),
     Scenario(
         "settings-during-migration",
@@ -132,6 +138,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             ClientAction("events-off", _events("source", False)),
             ClientAction("set-parameters", _qmp("migrate-set-parameters", **{"compress-level": 9})),
         ),
+        finds=("DEF-EVENT-ORDER", "DEF-CAPS-WHILE-CANCELLING", "DEF-MIGRATE-BEFORE-CLEANUP"),
     ),
     Scenario(
         "never-started-guest",
@@ -141,6 +148,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             {"migspec": "incoming", "uri": "tcp:0:4444"},
         ),
         (ClientAction("migrate", MIGRATE_TCP), ClientAction("migrate_cancel", CANCEL)),
+        finds=("DEF-INCOMING-PRELAUNCH-ABORT",),
     ),
     Scenario(
         "stopped-guest-retry",
@@ -150,6 +158,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         (EnvAction("file error before delivery",
                    {"completion_error": "file-before-delivery"}),),
         assume_repaired=("DEF-MIGRATE-BEFORE-CLEANUP",),
+        finds=("DEF-FAILED-STOPPED-ABORT",),
     ),
     Scenario(
         "incoming-defer",
@@ -161,6 +170,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             ClientAction("listen-unix", _qmp("migrate-incoming", uri="unix:/tmp/m"),
                          vm="destination"),
         ),
+        finds=("DEF-INCOMING-ONCE-NO-RETURN",),
     ),
 )
 

@@ -312,7 +312,7 @@ PROPERTIES: tuple[Requirement, ...] = (
        "A destination starts at most one incoming migration: one listener or connection."),
     _r("MIG-LIVE-001", "(all)", "536-573,911-1024",
        "From every reachable state a quiescent state is reachable in which every started "
-       "migration is in a terminal state."),
+       "migration is in a terminal state and cleaned up (thread joined, file closed)."),
     _r("MIG-LIVE-002", "(all)", "911-1024",
        "No cycle of states avoids termination while the main loop and the migration thread "
        "are treated weakly fairly."),
