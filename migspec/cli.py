@@ -148,6 +148,67 @@ def cmd_explore(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def cmd_mutants(args: argparse.Namespace) -> int:
+    """Plant each catalogued fault and report which suites catch it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from migspec.properties import mutants as M
+
+    chosen = M.MUTANTS
+    if args.mutant:
+        unknown = [m for m in args.mutant if m not in M.MUTANT_BY_ID]
+        if unknown:
+            print(f"migspec mutants: unknown mutant {unknown[0]!r} (see --list)", file=sys.stderr)
+            return 2
+        chosen = tuple(M.MUTANT_BY_ID[m] for m in args.mutant)
+    if args.list:
+        for m in chosen:
+            print(f"{m.id}\t{m.requirement}\t{m.fault}")
+        return 0
+    detectors = M.default_detectors()
+    if args.suite:
+        missing = [s for s in args.suite if s not in detectors]
+        if missing:
+            print(f"migspec mutants: unknown suite {missing[0]!r} (have: "
+                  f"{', '.join(detectors)})", file=sys.stderr)
+            return 2
+        detectors = {k: v for k, v in detectors.items() if k in args.suite}
+    err = Console(stderr=True)
+
+    def progress(result: M.MutantResult) -> None:
+        if not args.quiet:
+            verdict = ", ".join(result.caught_by) or "NOT caught"
+            err.print(f"[dim]{result.mutant.id}: {verdict}[/]")
+
+    results = M.run(chosen, detectors, progress)
+    caught = sum(r.caught for r in results)
+    if args.json:
+        print(json.dumps({
+            "mutants": len(results),
+            "caught": caught,
+            "suites": list(detectors),
+            "results": [
+                {"id": r.mutant.id, "fault": r.mutant.fault, "requirement": r.mutant.requirement,
+                 "caught": r.caught, "caught_by": r.caught_by}
+                for r in results
+            ],
+        }, indent=2))
+    else:
+        table = Table(title="migspec mutants")
+        table.add_column("mutant")
+        table.add_column("requirement")
+        for suite in detectors:
+            table.add_column(suite)
+        for r in results:
+            table.add_row(r.mutant.id, r.mutant.requirement,
+                          *("caught" if s in r.caught_by else "-" for s in detectors))
+        console = Console()
+        console.print(table)
+        console.print(f"{caught} of {len(results)} mutants caught")
+    return 0 if caught == len(results) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -173,6 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write each counterexample as a migspec run script")
     explore.add_argument("--quiet", action="store_true", help="no progress lines")
     explore.set_defaults(func=cmd_explore)
+    mutants = sub.add_parser("mutants", help="plant catalogued faults; which suites catch them")
+    mutants.add_argument("--json", action="store_true", help="machine-readable output")
+    mutants.add_argument("--mutant", action="append", help="only this mutant (repeatable)")
+    mutants.add_argument("--suite", action="append",
+                         help="only this suite: explorer, hypothesis, contracts (repeatable)")
+    mutants.add_argument("--list", action="store_true", help="list the catalogue and stop")
+    mutants.add_argument("--quiet", action="store_true", help="no progress lines")
+    mutants.set_defaults(func=cmd_mutants)
     docs = sub.add_parser("docs", help="generate docs/reference from the declarations")
     docs.add_argument("--out", default="docs/reference", help="output folder")
     docs.add_argument("--check", action="store_true", help="fail if the files are stale")

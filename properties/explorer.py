@@ -396,11 +396,13 @@ class Explorer:
     @staticmethod
     def good(world: World) -> bool:
         """(Of a quiescent world) every started migration is terminal and cleaned
-        up (or its VM died)."""
+        up, and no incoming load is left half done (or the VM died)."""
         return all(
             vm.exited is not None
-            or not vm.migrations
-            or (vm.s.state in TERMINAL and not _in_progress(vm))
+            or (
+                (not vm.migrations or (vm.s.state in TERMINAL and not _in_progress(vm)))
+                and vm.incoming.file is None
+            )
             for vm in world.vms.values()
         )
 
