@@ -352,6 +352,11 @@ class Explorer:
                         yield "MIG-SAFETY-004", f"{name} sent '{status}' with events off"
         if label[0] == "client":
             action = self.scenario.client[label[1]]
+            accepted = bool(new) and new[-1][1:] == ("R", "ok")
+            if action.command["execute"] == "migrate-incoming" and accepted and not any(
+                e[:4] == (action.vm, "E", "MIGRATION", "setup") for e in new
+            ):
+                yield "MIG-EVENT-003", f"{action.vm} started incoming without a 'setup' event"
             if action.command["execute"] == "migrate":
                 was = _in_progress(pre.vms[action.vm])
                 reply = new[-1] if new and new[-1][1] == "R" else None
