@@ -209,6 +209,13 @@ def cmd_mutants(args: argparse.Namespace) -> int:
     return 0 if caught == len(results) else 1
 
 
+def cmd_prove(args: argparse.Namespace) -> int:
+    """CrossHair over the decision functions' contracts (see properties/prove.py)."""
+    from migspec.properties import prove
+
+    return prove.main(list(args.args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -234,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write each counterexample as a migspec run script")
     explore.add_argument("--quiet", action="store_true", help="no progress lines")
     explore.set_defaults(func=cmd_explore)
+    prove = sub.add_parser(
+        "prove", add_help=False,
+        help="check every contract of the decision functions with CrossHair "
+        "(migspec prove --help for options)",
+    )
+    prove.add_argument("args", nargs=argparse.REMAINDER)
+    prove.set_defaults(func=cmd_prove)
     mutants = sub.add_parser("mutants", help="plant catalogued faults; which suites catch them")
     mutants.add_argument("--json", action="store_true", help="machine-readable output")
     mutants.add_argument("--mutant", action="append", help="only this mutant (repeatable)")
@@ -251,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``migspec`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["prove"]:  # its own parser: every option goes through
+        from migspec.properties import prove
+
+        return prove.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)

@@ -143,11 +143,20 @@ def explorer_verdicts() -> CheckResult:
     )
 
 
+def contracts_confirmed() -> CheckResult:
+    """CrossHair confirms every contract of the decision functions over all
+    paths, within the CI budget (``migspec prove``)."""
+    from migspec.properties import prove
+
+    return prove.check()
+
+
 CHECKS: tuple[Callable[[], CheckResult], ...] = (
     machine_agrees,
     requirements_traced,
     defects_witnessed,
     explorer_verdicts,
+    contracts_confirmed,
 )
 
 

@@ -1,0 +1,832 @@
+"""Hypothesis state machines that drive any :class:`~migspec.properties.targets.Target`.
+
+One :class:`RuleBasedStateMachine` per target factory (:func:`machine_for`).
+Its rules send every QMP command of :data:`migspec.spec.commands.COMMANDS`,
+with valid arguments, the boundary values of every parameter domain, wrong
+types, unknown and malformed URIs, negative, huge, NaN and infinite speed and
+downtime, cache sizes around the page size and the RAM size; malformed
+command objects and unknown commands; and, where the target supports them,
+environment rules (connect outcomes, channel and completion errors, dirty
+rate, blockers, run state) and time rules (advance, settle), and incoming
+streams for a process started with ``-incoming defer``.
+
+Each rule checks the reply and the events against :class:`~migspec.properties.model.Model`;
+invariant checks (tagged with requirement IDs, :data:`INVARIANT_REQUIREMENTS`)
+send the query commands after a step whenever what they observe may have
+changed, while the model is steady. Every rule that runs is counted
+(:attr:`TargetMachine.fired`) so a test can demand that each one fired.
+
+Usage against a factory: ``run_machine(machine_for(factory), settings)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from hypothesis import settings as Settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from migspec.properties.model import (
+    COMPLETION_ERRORS,
+    CONNECT_OUTCOMES,
+    IDLE,
+    Model,
+    Violation,
+    strip_event,
+)
+from migspec.properties.targets import Target, TargetFactory
+from migspec.spec import constants as C
+from migspec.spec.capabilities import Capability
+from migspec.spec.commands import COMMANDS, ArgType
+from migspec.spec.parameters import PARAMETERS
+from migspec.spec.runstates import RunState
+from migspec.spec.states import IN_PROGRESS
+from migspec.spec.states import MigrationStatus as S
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# -- value domains ------------------------------------------------------------------------
+MIB = 1024 * 1024
+#: Guest RAM sizes the machine starts with: small, so a migration takes a few
+#: dozen engine steps; one not a power of two.
+RAM_SIZES = (1 * MIB, 2 * MIB + 3 * C.TARGET_PAGE_SIZE)
+EXEC_URI = "exec:cat > /dev/null"
+VALID_URIS = (EXEC_URI, "tcp:127.0.0.1:4444", "unix:/tmp/migspec.sock", "fd:migfd",
+              "exec:true")
+#: No scheme (rdma: is not compiled in by default), wrong case, leading blank,
+#: no colon, empty, long, non-ASCII.
+BAD_URIS = ("", "tcp", "TCP:127.0.0.1:4444", " tcp:127.0.0.1:4444", "rdma:127.0.0.1:4444",
+            "gopher:x", "exec", "file:/tmp/x", "defer", "unix", "fd", "tcp;1", "\u00e9xec:x",
+            "x" * 300, ":", "tcp :1")
+INCOMING_URIS = ("defer", "tcp:0:4444", "unix:/tmp/migspec-in.sock", "exec:cat", "fd:0",
+                 "rdma:0:4444", "gopher:x", "", "tcp")
+INT64_EDGES = (C.INT64_MIN, C.INT64_MIN + 1, -1, 0, 1, C.INT64_MAX - 1, C.INT64_MAX)
+#: Not QInt in QEMU: too large for int64, so JSON parses them as QFloat.
+HUGE_INTS = (C.INT64_MAX + 1, C.INT64_MIN - 1, 1 << 64, 10**30)
+SPEED_VALUES: tuple[Any, ...] = (
+    *INT64_EDGES, 9, 10, 11, 100, 4 * MIB - 1, 4 * MIB, 32 * MIB, 1 << 40, *HUGE_INTS, 1.0, 1.5,
+    -1.0, math.nan, math.inf, -math.inf, "32", True, None,
+)
+DOWNTIME_VALUES: tuple[Any, ...] = (
+    0, 0.0, -0.0, -1, -1.5, 1e-10, 1e-9, 1.5e-9, 0.001, 0.3, 1, 2, 30, 1e9, 1e10,
+    18.446744073709551, 18446744073.709553, 18446744073.709551615, 2e10, 1e308, -1e308,
+    math.inf, -math.inf, math.nan, 5e-324, C.INT64_MAX, C.INT64_MIN, 10**20, -(10**20),
+    "0.3", True, None, [],
+)
+DIRTY_RATES = (0, 65536, 262144)
+#: A limit at least this fast (or 0, unlimited) keeps a migration of
+#: RAM_SIZES to a few dozen windows.
+FAST_SPEED = 4 * MIB
+
+
+def _parameter_values(lo: int, hi: int) -> tuple[Any, ...]:
+    return (lo - 1, lo, lo + 1, hi - 1, hi, hi + 1, -1, 0, *INT64_EDGES, *HUGE_INTS, 1.0, "1",
+            True, None)
+
+
+def _cache_values(ram: int) -> tuple[Any, ...]:
+    page = C.TARGET_PAGE_SIZE
+    return (page - 1, page, page + 1, 2 * page - 1, 2 * page, ram - 1, ram, ram + 1,
+            ram - page, ram // 2 + 1, 3 * page, 0, -1, -page, *INT64_EDGES, *HUGE_INTS,
+            float(page), "4096", True, None)
+
+
+#: The rules that send each QMP command of spec/commands.py (valid and invalid
+#: arguments); ``bad_arguments``, ``unknown_command`` and ``malformed_command``
+#: send every command with wrong arguments besides.
+COMMAND_RULES: dict[str, tuple[str, ...]] = {
+    "migrate": ("migrate", "migrate_bad_uri"),
+    "migrate_cancel": ("migrate_cancel", "migrate", "advance"),
+    "migrate-incoming": ("migrate_incoming", "feed"),
+    "migrate-set-capabilities": ("migrate_set_capabilities", "migrate_set_capabilities_invalid"),
+    "query-migrate-capabilities": ("query_migrate_capabilities",),
+    "migrate-set-parameters": ("migrate_set_parameters",),
+    "query-migrate-parameters": ("query_migrate_parameters",),
+    "migrate-set-cache-size": ("migrate_set_cache_size",),
+    "query-migrate-cache-size": ("query_migrate_cache_size",),
+    "migrate_set_speed": ("migrate_set_speed",),
+    "migrate_set_downtime": ("migrate_set_downtime",),
+    "query-migrate": ("query_migrate",),
+    "query-status": ("query_status",),
+    "stop": ("stop",),
+    "cont": ("cont",),
+    "qmp_capabilities": ("qmp_capabilities",),
+}
+
+#: Requirement IDs of each invariant (method name -> IDs).
+INVARIANT_REQUIREMENTS: dict[str, tuple[str, ...]] = {}
+#: Every rule of the machines, with the target capability it needs.
+RULES: dict[str, str] = {}
+
+
+def checks(*requirements: str) -> Callable[[F], F]:
+    """Tag an invariant with the requirements it checks."""
+
+    def deco(fn: F) -> F:
+        INVARIANT_REQUIREMENTS[fn.__name__] = requirements
+        return fn
+
+    return deco
+
+
+def counted(needs: str = "") -> Callable[[F], F]:
+    """Register a rule and count its runs (``needs``: env, time, incoming)."""
+
+    def deco(fn: F) -> F:
+        name = fn.__name__
+        RULES[name] = needs
+
+        def wrapper(self: TargetMachine, **kwargs: Any) -> Any:
+            type(self).fired[name] += 1
+            return fn(self, **kwargs)
+
+        wrapper.__name__ = name
+        wrapper.__qualname__ = fn.__qualname__
+        wrapper.__doc__ = fn.__doc__
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+#: The argument strategies of each action that a grouped rule dispatches to.
+ACTION_ARGS: dict[str, dict[str, st.SearchStrategy[Any]]] = {}
+
+
+def action(**strategies: st.SearchStrategy[Any]) -> Callable[[F], F]:
+    """Declare an action (a counted method) that a grouped rule draws, with
+    its arguments' strategies. Grouping keeps Hypothesis's per-step rule
+    selection cheap; every action is still counted on its own."""
+
+    def deco(fn: F) -> F:
+        ACTION_ARGS[fn.__name__] = strategies
+        return fn
+
+    return deco
+
+
+def one_of_actions(*names: str) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+    """Draw one of the ``names`` actions with its arguments."""
+    return st.one_of(*(st.tuples(st.just(n), st.fixed_dictionaries(ACTION_ARGS[n]))
+                       for n in names))
+
+
+def _cmd(name: str, args: dict[str, Any] | None = None, ident: Any = None) -> dict[str, Any]:
+    cmd: dict[str, Any] = {"execute": name}
+    if args is not None:
+        cmd["arguments"] = args
+    if ident is not None:
+        cmd["id"] = ident
+    return cmd
+
+
+_VALID_ARG: dict[ArgType, Any] = {
+    ArgType.STRING: EXEC_URI, ArgType.INT: 1, ArgType.OCTETS: 1 << 20, ArgType.NUMBER: 0.3,
+    ArgType.BOOL: False, ArgType.ANY: [],
+}
+_WRONG_ARG: dict[ArgType, tuple[Any, ...]] = {
+    ArgType.STRING: (1, True, None, [], {}, 1.5),
+    ArgType.INT: ("1", 1.5, True, None, [], *HUGE_INTS),
+    ArgType.OCTETS: ("1", 1.0, False, None, {}, *HUGE_INTS),
+    ArgType.NUMBER: ("1", True, None, [], {}),
+    ArgType.BOOL: (1, 0, "true", None, []),
+}
+_NOT_COMMANDS = ("migrate-start", "query-migrations", "Migrate", "migrate_incoming",
+                 "migrate-set-speed", "query_migrate", "", "quit2", "x" * 64)
+_IDS: tuple[Any, ...] = (None, None, 1, "a", 0, [1, "x"], {"k": None})
+
+
+def _bad_argument_cases() -> tuple[tuple[str, dict[str, Any]], ...]:
+    """Every command with one argument missing, one unknown, or one mistyped."""
+    cases: list[tuple[str, dict[str, Any]]] = []
+    for decl in COMMANDS:
+        valid = {a.name: _VALID_ARG[a.kind] for a in decl.args if not a.optional}
+        for arg in decl.args:
+            if not arg.optional:
+                cases.append((decl.name, {k: v for k, v in valid.items() if k != arg.name}))
+            for wrong in _WRONG_ARG.get(arg.kind, ()):
+                cases.append((decl.name, {**valid, arg.name: wrong}))
+        for extra in ("bogus", "value ", "URI", "id"):
+            cases.append((decl.name, {**valid, extra: 1}))
+    return tuple(cases)
+
+
+BAD_ARGUMENT_CASES = _bad_argument_cases()
+
+
+class TargetMachine(RuleBasedStateMachine):
+    """The rules and invariants; :func:`machine_for` binds a target factory.
+
+    Rules keep running after the process exited (an abort the model predicted):
+    every command must then go unanswered, until ``reset`` starts it anew."""
+
+    factory: ClassVar[TargetFactory]
+    fired: ClassVar[Counter[str]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.target: Target = type(self).factory()
+        self.model = Model(self.target.profile, frozen_time=self.target.supports_time)
+        self.role = "source"
+        self.ram: int | None = None
+        self._checked_version = -1
+        self._checked_epoch = -1
+        self._seen: dict[str, object] = {}
+
+    # -- plumbing -------------------------------------------------------------------------
+    def run(self, cmd: Any) -> Any:
+        """Send ``cmd``, check reply and events against the model; the reply."""
+        reply = self.target.execute(cmd)
+        self.model.command(cmd, reply, self.target.events())
+        return reply
+
+    @property
+    def alive(self) -> bool:
+        return self.model.state.alive
+
+    def _start(self) -> None:
+        incoming = "defer" if self.role == "incoming" else None
+        self.target.reset(incoming=incoming)
+        if self.target.supports_env and self.ram is not None:
+            self.target.set_env({"ram_bytes": self.ram})
+        expected = self.model.reset(incoming, self.ram)
+        got = [strip_event(e) for e in self.target.events()]
+        if got != expected:
+            raise Violation("MIG-EVENT-003", f"start-up events {got}, expected {expected}")
+
+    def _resync(self) -> None:
+        """After time passed in flight: read the status and run state back."""
+        reply = self.run(_cmd("query-migrate"))
+        if reply is None:
+            return
+        info = reply["return"]
+        status = S(info["status"]) if "status" in info else S.NONE
+        reply = self.run(_cmd("query-status"))
+        if reply is None:
+            return
+        runstate = RunState(reply["return"]["status"])
+        if self.model.state.channel_error is None:
+            self.target.set_env({"channel_error": False})
+            self.model.state.channel_error = False
+        return self._resynced(status, runstate)
+
+    def _resynced(self, status: S, runstate: RunState) -> None:
+        self.model.resync(status, runstate)
+
+    # -- conditions ----------------------------------------------------------------------
+    def _certain(self) -> bool:
+        return self.model.steady()
+
+    def _can_migrate(self) -> bool:
+        """migrate is predictable: certain, or refused for sure (every possible
+        status is in progress); and a migration would finish quickly."""
+        m = self.model.state
+        if not self.alive:
+            return True  # a process that exited answers nothing
+        if not self.model.steady():
+            return all(s in IN_PROGRESS for s in m.statuses)
+        return self._converges() and m.runstate is not None
+
+    def _converges(self) -> bool:
+        """A migration of the machine's guest ends within a few dozen
+        rate-limit windows: the limit is fast (or none) and the guest's
+        dirtying cannot outrun ``max_size``."""
+        m = self.model.state
+        fast = m.bandwidth_limit == 0 or m.bandwidth_limit >= FAST_SPEED
+        return fast and (m.dirty_rate == 0 or m.max_downtime == 0
+                         or m.max_downtime >= 100_000_000)
+
+    def _settles_quickly(self) -> bool:
+        """``settle`` ends soon: nothing runs, the migration converges, or it
+        is cancelled (the thread sees that within one window)."""
+        m = self.model.state
+        if m.phase == IDLE and not m.inflight:
+            return True
+        return self._converges() or not (m.statuses & {S.SETUP, S.ACTIVE})
+
+    def _env(self) -> bool:
+        return self.target.supports_env
+
+    def _time(self) -> bool:
+        return self.target.supports_time
+
+    # -- set-up ---------------------------------------------------------------------------
+    @initialize(role=st.sampled_from(("source", "source", "incoming")),
+                ram=st.sampled_from(RAM_SIZES))
+    def start(self, role: str, ram: int) -> None:
+        """A fresh process: a source, or (targets that can) ``-incoming defer``."""
+        self._begin(role, ram)
+
+    def _begin(self, role: str, ram: int) -> None:
+        if role == "incoming" and not self.target.supports_incoming:
+            role = "source"
+        self.role = role
+        self.ram = ram if self.target.supports_env else None
+        self._start()
+
+    @rule(role=st.sampled_from(("source", "incoming")),
+          ram=st.sampled_from(RAM_SIZES))
+    @counted()
+    def reset(self, role: str, ram: int) -> None:
+        """Start the process afresh (Target.reset). After the process exited
+        (abort, exit(1)) this is the only rule left: the process must not
+        answer any more."""
+        if not self.alive and self.target.execute(_cmd("query-status")) is not None:
+            raise Violation("MIG-QMP-001", "a process the model saw exit still answers")
+        self._begin(role, ram)
+
+    # -- the QMP layer ------------------------------------------------------------------------
+    @action(ident=st.sampled_from(_IDS))
+    @counted()
+    def qmp_capabilities(self, ident: Any) -> None:
+        """MIG-QMP-004: negotiation is over, the command is refused."""
+        self.run(_cmd("qmp_capabilities", ident=ident))
+
+    @action(name=st.sampled_from(_NOT_COMMANDS), ident=st.sampled_from(_IDS))
+    @counted()
+    def unknown_command(self, name: str, ident: Any) -> None:
+        """MIG-QMP-001: CommandNotFound, with the id echoed."""
+        self.run(_cmd(name, {}, ident))
+
+    @action(kind=st.sampled_from(("list", "string", "no-execute", "execute-int", "args-list",
+                                "extra", "args-null", "number")))
+    @counted()
+    def malformed_command(self, kind: str) -> None:
+        """MIG-QMP-003: objects the monitor refuses before the command."""
+        cmds: dict[str, Any] = {
+            "list": ["query-migrate"],
+            "string": "query-migrate",
+            "no-execute": {"arguments": {}},
+            "execute-int": {"execute": 1},
+            "args-list": {"execute": "query-migrate", "arguments": []},
+            "extra": {"execute": "query-migrate", "argumentz": {}},
+            "args-null": {"execute": "migrate_cancel", "arguments": None},
+            "number": 3,
+        }
+        self.run(cmds[kind])
+
+    @action(case=st.sampled_from(BAD_ARGUMENT_CASES), ident=st.sampled_from(_IDS))
+    @counted()
+    def bad_arguments(self, case: tuple[str, dict[str, Any]], ident: Any) -> None:
+        """MIG-QMP-002: a missing, unknown or mistyped argument of any command."""
+        name, args = case
+        self.run(_cmd(name, dict(args), ident))
+
+    # -- migrate and cancel ------------------------------------------------------------------
+    @precondition(lambda self: self._can_migrate()
+                  and self.model.state.runstate != RunState.INMIGRATE)
+    @rule(uri=st.sampled_from(VALID_URIS), blk=st.sampled_from((None, False, True)),
+          detach=st.sampled_from((None, True)),
+          then=st.sampled_from(("nothing", "settle", "settle", "cancel", "cancel-settle")),
+          faults=st.one_of(st.none(), st.tuples(st.sampled_from((False, False, True)),
+                                                st.sampled_from(COMPLETION_ERRORS))))
+    @counted()
+    def migrate(self, uri: str, blk: bool | None, detach: bool | None, then: str,
+                faults: tuple[bool, str] | None) -> None:
+        """MIG-MIGRATE-001..009: accepted or refused; then, at times, cancelled
+        at once (MIG-CANCEL-001) and/or run to the end. On targets with
+        environment control ``faults`` first sets the channel and completion
+        errors (MIG-THREAD-006..010)."""
+        if faults is not None and self.target.supports_env:
+            channel_error, completion_error = faults
+            self.target.set_env({"channel_error": channel_error,
+                                 "completion_error": completion_error})
+            self.model.state.channel_error = channel_error
+            self.model.state.completion_error = completion_error
+            self.model.touch()
+        args: dict[str, Any] = {"uri": uri}
+        if blk is not None:
+            args["blk"] = blk
+            args["inc"] = not blk
+        if detach is not None:
+            args["detach"] = detach
+        self.run(_cmd("migrate", args))
+        if then.startswith("cancel") and self.alive:
+            self.run(_cmd("migrate_cancel"))
+        if then.endswith("settle") and self.target.supports_time and self.alive \
+                and self._settles_quickly():
+            self._settle()
+
+    @precondition(lambda self: self._can_migrate())
+    @rule(uri=st.sampled_from(BAD_URIS))
+    @counted()
+    def migrate_bad_uri(self, uri: str) -> None:
+        """MIG-MIGRATE-008: no scheme matches; setup then failed."""
+        self.run(_cmd("migrate", {"uri": uri}))
+
+    @rule()
+    @counted()
+    def migrate_cancel(self) -> None:
+        """MIG-CANCEL-001/003: always succeeds; setup and active become cancelling."""
+        self.run(_cmd("migrate_cancel"))
+
+    @rule(uri=st.sampled_from(INCOMING_URIS))
+    @counted()
+    def migrate_incoming(self, uri: str) -> None:
+        """MIG-INCOMING-001..004, 010, 011."""
+        self.run(_cmd("migrate-incoming", {"uri": uri}))
+
+    # -- capabilities --------------------------------------------------------------------------
+    @action(caps=st.lists(st.tuples(st.sampled_from(tuple(Capability)), st.booleans()),
+                        max_size=4))
+    @counted()
+    def migrate_set_capabilities(self, caps: list[tuple[Capability, bool]]) -> None:
+        """MIG-CAPS-001/002: in order, later entries win; refused while running."""
+        listed = [{"capability": c.value, "state": on} for c, on in caps]
+        self.run(_cmd("migrate-set-capabilities", {"capabilities": listed}))
+
+    @action(value=st.sampled_from((
+        "events", {}, None, 1, [None], ["events"], [{"capability": "events"}],
+        [{"state": True}], [{"capability": "event", "state": True}],
+        [{"capability": "EVENTS", "state": True}], [{"capability": 1, "state": True}],
+        [{"capability": "events", "state": 1}], [{"capability": "events", "state": "on"}],
+        [{"capability": "events", "state": True, "extra": 1}],
+        [{"capability": "xbzrle", "state": True}, {"capability": "nope", "state": True}],
+    )))
+    @counted()
+    def migrate_set_capabilities_invalid(self, value: Any) -> None:
+        """MIG-QMP-002: the QAPI visitor refuses the list; nothing changes."""
+        self.run(_cmd("migrate-set-capabilities", {"capabilities": value}))
+
+    @action()
+    @counted()
+    def query_migrate_capabilities(self) -> None:
+        """MIG-CAPS-003."""
+        self.run(_cmd("query-migrate-capabilities"))
+
+    # -- parameters, cache, speed, downtime -----------------------------------------------------
+    @action(args=st.fixed_dictionaries({}, optional={
+        decl.name: st.sampled_from(_parameter_values(decl.minimum, decl.maximum))
+        for decl in PARAMETERS}))
+    @counted()
+    def migrate_set_parameters(self, args: dict[str, Any]) -> None:
+        """MIG-PARAMS-001..004: each domain's boundaries, wrong types, combinations."""
+        self.run(_cmd("migrate-set-parameters", args))
+
+    @action()
+    @counted()
+    def query_migrate_parameters(self) -> None:
+        """MIG-PARAMS-005."""
+        self.run(_cmd("query-migrate-parameters"))
+
+    @precondition(lambda self: self.model.state.ram_bytes is not None)
+    @rule(index=st.integers(0, len(_cache_values(RAM_SIZES[0])) - 1))
+    @counted("env")
+    def migrate_set_cache_size(self, index: int) -> None:
+        """MIG-CACHE-001..004: around the page size and the guest RAM size."""
+        ram = self.model.state.ram_bytes
+        assert ram is not None
+        self.run(_cmd("migrate-set-cache-size", {"value": _cache_values(ram)[index]}))
+
+    @action()
+    @counted()
+    def query_migrate_cache_size(self) -> None:
+        """MIG-CACHE-005."""
+        self.run(_cmd("query-migrate-cache-size"))
+
+    @action(value=st.sampled_from(SPEED_VALUES))
+    @counted()
+    def migrate_set_speed(self, value: Any) -> None:
+        """MIG-SPEED-001: negative becomes 0; huge, float, NaN, inf are refused
+        by type (or as JSON)."""
+        self.run(_cmd("migrate_set_speed", {"value": value}))
+
+    @action(value=st.sampled_from(DOWNTIME_VALUES))
+    @counted()
+    def migrate_set_downtime(self, value: Any) -> None:
+        """MIG-DOWNTIME-001/002: seconds to ns, clamped; 2**64 ns becomes 0 in the seed."""
+        self.run(_cmd("migrate_set_downtime", {"value": value}))
+
+    # -- queries and the VM --------------------------------------------------------------------
+    @action()
+    @counted()
+    def query_migrate(self) -> None:
+        """MIG-QUERY-001..006."""
+        self.run(_cmd("query-migrate"))
+
+    @action()
+    @counted()
+    def query_status(self) -> None:
+        """MIG-VM-001."""
+        self.run(_cmd("query-status"))
+
+    @action()
+    @counted()
+    def stop(self) -> None:
+        """MIG-VM-002."""
+        self.run(_cmd("stop"))
+
+    @action()
+    @counted()
+    def cont(self) -> None:
+        """MIG-VM-003."""
+        self.run(_cmd("cont"))
+
+    # -- environment ---------------------------------------------------------------------------
+    @action(outcome=st.sampled_from(CONNECT_OUTCOMES), delay=st.sampled_from((0, 5, 250)))
+    @counted("env")
+    def env_connect(self, outcome: str, delay: int) -> None:
+        """How the next transport start turns out (MIG-CONNECT-002, MIG-FDERROR-001)."""
+        self.target.set_env({"connect": outcome, "connect_delay_ms": delay})
+        self.model.state.connect = outcome
+        self.model.state.connect_delay_ms = delay
+        self.model.touch()
+
+    @action(channel_error=st.sampled_from((False, False, True)),
+          completion_error=st.sampled_from(COMPLETION_ERRORS),
+          dirty_rate=st.sampled_from(DIRTY_RATES))
+    @counted("env")
+    def env_faults(self, channel_error: bool, completion_error: str, dirty_rate: int) -> None:
+        """What goes wrong and how busy the guest is: the next write on the
+        channel fails (MIG-THREAD-008), completion fails (MIG-THREAD-006/007/010),
+        the running guest dirties memory at a rate."""
+        self.target.set_env({"channel_error": channel_error,
+                             "completion_error": completion_error, "dirty_rate": dirty_rate})
+        m = self.model.state
+        m.channel_error = None if (m.inflight and channel_error) else channel_error
+        m.completion_error = completion_error
+        m.dirty_rate = dirty_rate
+        if dirty_rate and m.inflight:
+            m.expected_downtime = None  # the running thread may re-estimate it
+        self.model.touch()
+
+    @action(blockers=st.sampled_from(((), (), (), ("a blocker",),
+                                    ("first", "Migration is disabled"))),
+          device=st.sampled_from((None, None, None, None, "ivshmem")),
+          fds=st.sampled_from(((), ("migfd",), ("migfd",))))
+    @counted("env")
+    def env_vm(self, blockers: tuple[str, ...], device: str | None,
+               fds: tuple[str, ...]) -> None:
+        """Blockers, an unmigratable device, monitor fds (MIG-BLOCKER-001, MIG-MIGRATE-003)."""
+        self.target.configure_vm({"blockers": list(blockers), "unmigratable": device,
+                                  "fds": list(fds)})
+        m = self.model.state
+        m.blockers, m.unmigratable, m.fds = blockers, device, fds
+        self.model.touch()
+
+    @action(runstate=st.sampled_from((RunState.RUNNING, RunState.PAUSED, RunState.PRELAUNCH)))
+    @counted("env")
+    def env_runstate(self, runstate: RunState) -> None:
+        """Start the guest stopped (-S: prelaunch) or paused."""
+        self.target.configure_vm({"runstate": runstate.value})
+        self.model.state.runstate = runstate
+        self.model.touch()
+
+    # -- grouped rules: each draws one of its actions -------------------------------------------
+    @rule(choice=one_of_actions("qmp_capabilities", "unknown_command", "malformed_command",
+                                "bad_arguments"))
+    def qmp_layer(self, choice: tuple[str, dict[str, Any]]) -> None:
+        """The monitor's own answers: negotiation, unknown commands, malformed
+        objects, bad arguments (MIG-QMP-001..004)."""
+        name, kwargs = choice
+        getattr(self, name)(**kwargs)
+
+    @rule(choice=one_of_actions("query_migrate", "query_status", "query_migrate_capabilities",
+                                "query_migrate_parameters", "query_migrate_cache_size"))
+    def query(self, choice: tuple[str, dict[str, Any]]) -> None:
+        """One of the query commands."""
+        name, kwargs = choice
+        getattr(self, name)(**kwargs)
+
+    @rule(choice=one_of_actions("migrate_set_capabilities", "migrate_set_capabilities_invalid",
+                                "migrate_set_parameters", "migrate_set_speed",
+                                "migrate_set_downtime"))
+    def configure(self, choice: tuple[str, dict[str, Any]]) -> None:
+        """One of the setting commands, valid or not."""
+        name, kwargs = choice
+        getattr(self, name)(**kwargs)
+
+    @precondition(lambda self: self._certain())
+    @rule(choice=one_of_actions("stop", "cont"))
+    def vm(self, choice: tuple[str, dict[str, Any]]) -> None:
+        """stop or cont, while nothing else moves."""
+        name, kwargs = choice
+        getattr(self, name)(**kwargs)
+
+    @precondition(lambda self: self._env())
+    @rule(choice=one_of_actions("env_connect", "env_faults", "env_vm", "env_runstate"))
+    def env(self, choice: tuple[str, dict[str, Any]]) -> None:
+        """One environment change; one that does not apply now (the VM set-up
+        of a waiting destination, the run state while a migration runs)
+        becomes a connect-outcome change."""
+        name, kwargs = choice
+        inmigrate = self.model.state.runstate == RunState.INMIGRATE
+        if (name == "env_vm" and inmigrate) or (
+                name == "env_runstate" and (inmigrate or not self._certain())):
+            name, kwargs = "env_connect", {"outcome": "auto", "delay": 0}
+        getattr(self, name)(**kwargs)
+
+    # -- time --------------------------------------------------------------------------------
+    def _settle(self) -> None:
+        inflight = self.model.state.inflight or not self.model.frozen_time
+        quiescent = self.target.settle(120_000)
+        self.model.settle(quiescent, self.target.events())
+        if not self.target.alive():
+            if self.model.state.alive and not (inflight and self.model.state.may_crash):
+                raise Violation("MIG-THREAD-011", "the process exited while settling")
+            self.model.state.alive = False
+            return
+        if not self.model.state.alive:
+            raise Violation("MIG-THREAD-006", "the process should have aborted")
+        if inflight and quiescent:
+            self._resync()
+
+    @precondition(lambda self: self._time() and self._settles_quickly())
+    @rule()
+    @counted("time")
+    def settle(self) -> None:
+        """Run until nothing moves; the outcome is exact from a certain state."""
+        self._settle()
+
+    @precondition(lambda self: self._time())
+    @rule(ms=st.sampled_from((0, 1, 50, 100, 1000)), cancel=st.booleans())
+    @counted("time")
+    def advance(self, ms: int, cancel: bool) -> None:
+        """Let time pass mid-migration: the model goes in flight; at times a
+        cancel follows while the thread runs (MIG-CANCEL-001/002)."""
+        self._advance(ms)
+        if cancel and self.alive:
+            self.run(_cmd("migrate_cancel"))
+
+    def _advance(self, ms: int) -> None:
+        self.model.go_inflight()
+        self.target.advance(ms)
+        events = self.target.events()
+        if self.model.state.inflight:
+            self.model.check_moving_events([strip_event(e) for e in events])
+        elif events:
+            raise Violation("MIG-EVENT-002", f"events while nothing runs: {events}")
+        if not self.target.alive() and self.model.state.alive:
+            if not self.model.state.may_crash:
+                raise Violation("MIG-THREAD-011", "the process exited while time passed")
+            self.model.state.alive = False
+
+    # -- the incoming side ------------------------------------------------------------------
+    @precondition(lambda self: self.alive and self._env() and self.target.supports_time
+                  and self.model.state.runstate == RunState.INMIGRATE
+                  and (self.model.state.listening > 0 or self.model.state.deferred))
+    @rule(outcome=st.sampled_from(("complete", "complete", "fail")),
+          runstate=st.sampled_from((None, None, RunState.RUNNING, RunState.PAUSED, *RunState)),
+          autostart=st.sampled_from((None, "stop", "cont")))
+    @counted("incoming")
+    def feed(self, outcome: str, runstate: RunState | None, autostart: str | None) -> None:
+        """A source connects and sends a stream that loads (with a global-state
+        section, or none) or fails (MIG-INCOMING-005..008), over every
+        combination of received section, run state and autostart (``stop`` and
+        ``cont`` on the waiting destination set it, MIG-VM-002/003). Without a
+        listener yet, ``migrate-incoming`` opens one first."""
+        if autostart is not None:
+            self.run(_cmd(autostart))
+        if self.model.state.listening == 0:
+            self.run(_cmd("migrate-incoming", {"uri": "tcp:0:4444"}))
+            if self.model.state.listening == 0:
+                return  # refused (the seed's once flag, or the fixed profile)
+        name = runstate.value if runstate is not None else None
+        self.target.feed(outcome, name)
+        self.target.settle(120_000)
+        self.model.feed(outcome, name, self.target.events())
+        if self.target.alive() != self.model.state.alive:
+            raise Violation("MIG-INCOMING-008", f"process alive: {self.target.alive()}, "
+                            f"expected {self.model.state.alive}")
+
+    # -- invariants ------------------------------------------------------------------------
+    # Each check is named for what it observes and tagged with the requirements
+    # it checks; one Hypothesis invariant runs them all after every step in
+    # which the model's state may have changed (a query the model answered
+    # from its state cannot change what the checks see).
+    def _query(self, name: str) -> None:
+        self.run(_cmd(name))
+
+    @checks("MIG-QUERY-001", "MIG-QUERY-002", "MIG-QUERY-003", "MIG-QUERY-004",
+            "MIG-QUERY-005", "MIG-QUERY-006")
+    def inv_query_migrate(self) -> None:
+        """query-migrate has the fields of the model's status."""
+        self._query("query-migrate")
+
+    @checks("MIG-CAPS-003", "MIG-CAPS-001", "MIG-STATE-001", "MIG-INIT-001")
+    def inv_capabilities(self) -> None:
+        """query-migrate-capabilities lists the model's capabilities."""
+        self._query("query-migrate-capabilities")
+
+    @checks("MIG-PARAMS-005", "MIG-PARAMS-001", "MIG-STATE-001", "MIG-INIT-001")
+    def inv_parameters(self) -> None:
+        """query-migrate-parameters returns the model's parameters."""
+        self._query("query-migrate-parameters")
+
+    @checks("MIG-CACHE-005", "MIG-CACHE-001", "MIG-STATE-001", "MIG-INIT-001")
+    def inv_cache_size(self) -> None:
+        """query-migrate-cache-size returns the model's size."""
+        self._query("query-migrate-cache-size")
+
+    @checks("MIG-VM-001", "MIG-THREAD-009", "MIG-THREAD-010", "MIG-INCOMING-008")
+    def inv_runstate(self) -> None:
+        """query-status reports the model's run state."""
+        self._query("query-status")
+
+    @checks("MIG-EVENT-001", "MIG-EVENT-002")
+    def inv_no_stray_events(self) -> None:
+        """Every event was accounted for by the rule that caused it."""
+        stray = self.target.events()
+        if stray:
+            raise Violation("MIG-EVENT-002", f"events nobody caused: {stray}")
+
+    def _observed(self, name: str) -> object:
+        """What check ``name`` reads of the model (it re-runs when that changes)."""
+        m = self.model.state
+        if name == "inv_query_migrate":
+            return (m.statuses, m.caps[Capability.XBZRLE], m.cache_size, m.blk)
+        if name == "inv_capabilities":
+            return tuple(m.caps.values())
+        if name == "inv_parameters":
+            return tuple(m.params.values())
+        if name == "inv_cache_size":
+            return m.cache_size
+        if name == "inv_runstate":
+            return m.runstate
+        return object()  # always
+
+    @invariant()
+    def observations_agree(self) -> None:
+        """Run the checks of :data:`INVARIANT_REQUIREMENTS` while the model is
+        steady: all of them after time passed, the environment changed or the
+        process restarted; after a command, those whose observed part of the
+        model changed."""
+        if not self.model.steady():
+            return
+        if self.model.version == self._checked_version:
+            return
+        force = self.model.epoch != self._checked_epoch
+        for name in INVARIANT_REQUIREMENTS:
+            if force or self._seen.get(name) != self._observed(name):
+                getattr(self, name)()
+                if not self.alive:
+                    return
+                self._seen[name] = self._observed(name)
+        self._checked_version = self.model.version
+        self._checked_epoch = self.model.epoch
+
+
+def machine_for(factory: TargetFactory, name: str = "TargetMachine") -> type[TargetMachine]:
+    """A machine class bound to ``factory`` with its own rule counter."""
+    cls = type(name, (TargetMachine,), {"factory": staticmethod(factory),
+                                        "fired": Counter()})
+    return cls
+
+
+def run_machine(machine: type[TargetMachine], settings: Settings) -> None:
+    """Run ``machine`` with ``settings`` (Hypothesis's runner, typed)."""
+    run_state_machine_as_test(machine, settings=settings)  # type: ignore[no-untyped-call]
+
+
+def rules_for(target: Target) -> list[str]:
+    """The rules a target's capabilities let fire."""
+    have = {"": True, "env": target.supports_env, "time": target.supports_time,
+            "incoming": target.supports_env and target.supports_time
+            and target.supports_incoming}
+    needs_time = {"settle", "advance"}
+    out = []
+    for rule_name, needs in RULES.items():
+        if not have[needs]:
+            continue
+        if rule_name in needs_time and not target.supports_time:
+            continue
+        out.append(rule_name)
+    return out
+
+
+def unfired(machine: type[TargetMachine], target: Target) -> list[str]:
+    """Rules the target could run that never fired."""
+    return sorted(r for r in rules_for(target) if machine.fired[r] == 0)
+
+
+def mutant_detector(profile: str | None = None) -> str | None:
+    """For ``migspec mutants``: run the machines against the reference (seed and
+    fixed, without shrinking) under whatever fault is patched in; the first
+    violation found, or None. ``profile`` (default ``$MIGSPEC_MUTANTS_PROFILE``,
+    else the quick ``dev``) names the Hypothesis profile."""
+    import os
+
+    from hypothesis import Phase
+
+    from migspec.properties.hypothesis_profiles import load
+    from migspec.properties.targets import reference_fixed, reference_seed
+
+    name = profile or os.environ.get("MIGSPEC_MUTANTS_PROFILE") or "dev"
+    quick = Settings(load(name), phases=[Phase.generate], print_blob=False)
+    for factory in (reference_seed, reference_fixed):
+        machine = machine_for(factory, "MutantMachine")
+        try:
+            run_machine(machine, quick)
+        except Violation as err:
+            return str(err)
+    return None
