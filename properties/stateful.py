@@ -159,28 +159,6 @@ def counted(needs: str = "") -> Callable[[F], F]:
     return deco
 
 
-#: The argument strategies of each action that a grouped rule dispatches to.
-ACTION_ARGS: dict[str, dict[str, st.SearchStrategy[Any]]] = {}
-
-
-def action(**strategies: st.SearchStrategy[Any]) -> Callable[[F], F]:
-    """Declare an action (a counted method) that a grouped rule draws, with
-    its arguments' strategies. Grouping keeps Hypothesis's per-step rule
-    selection cheap; every action is still counted on its own."""
-
-    def deco(fn: F) -> F:
-        ACTION_ARGS[fn.__name__] = strategies
-        return fn
-
-    return deco
-
-
-def one_of_actions(*names: str) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
-    """Draw one of the ``names`` actions with its arguments."""
-    return st.one_of(*(st.tuples(st.just(n), st.fixed_dictionaries(ACTION_ARGS[n]))
-                       for n in names))
-
-
 def _cmd(name: str, args: dict[str, Any] | None = None, ident: Any = None) -> dict[str, Any]:
     cmd: dict[str, Any] = {"execute": name}
     if args is not None:
@@ -346,19 +324,19 @@ class TargetMachine(RuleBasedStateMachine):
         self._begin(role, ram)
 
     # -- the QMP layer ------------------------------------------------------------------------
-    @action(ident=st.sampled_from(_IDS))
+    @rule(ident=st.sampled_from(_IDS))
     @counted()
     def qmp_capabilities(self, ident: Any) -> None:
         """MIG-QMP-004: negotiation is over, the command is refused."""
         self.run(_cmd("qmp_capabilities", ident=ident))
 
-    @action(name=st.sampled_from(_NOT_COMMANDS), ident=st.sampled_from(_IDS))
+    @rule(name=st.sampled_from(_NOT_COMMANDS), ident=st.sampled_from(_IDS))
     @counted()
     def unknown_command(self, name: str, ident: Any) -> None:
         """MIG-QMP-001: CommandNotFound, with the id echoed."""
         self.run(_cmd(name, {}, ident))
 
-    @action(kind=st.sampled_from(("list", "string", "no-execute", "execute-int", "args-list",
+    @rule(kind=st.sampled_from(("list", "string", "no-execute", "execute-int", "args-list",
                                 "extra", "args-null", "number")))
     @counted()
     def malformed_command(self, kind: str) -> None:
@@ -375,7 +353,7 @@ class TargetMachine(RuleBasedStateMachine):
         }
         self.run(cmds[kind])
 
-    @action(case=st.sampled_from(BAD_ARGUMENT_CASES), ident=st.sampled_from(_IDS))
+    @rule(case=st.sampled_from(BAD_ARGUMENT_CASES), ident=st.sampled_from(_IDS))
     @counted()
     def bad_arguments(self, case: tuple[str, dict[str, Any]], ident: Any) -> None:
         """MIG-QMP-002: a missing, unknown or mistyped argument of any command."""
@@ -437,7 +415,7 @@ class TargetMachine(RuleBasedStateMachine):
         self.run(_cmd("migrate-incoming", {"uri": uri}))
 
     # -- capabilities --------------------------------------------------------------------------
-    @action(caps=st.lists(st.tuples(st.sampled_from(tuple(Capability)), st.booleans()),
+    @rule(caps=st.lists(st.tuples(st.sampled_from(tuple(Capability)), st.booleans()),
                         max_size=4))
     @counted()
     def migrate_set_capabilities(self, caps: list[tuple[Capability, bool]]) -> None:
@@ -445,7 +423,7 @@ class TargetMachine(RuleBasedStateMachine):
         listed = [{"capability": c.value, "state": on} for c, on in caps]
         self.run(_cmd("migrate-set-capabilities", {"capabilities": listed}))
 
-    @action(value=st.sampled_from((
+    @rule(value=st.sampled_from((
         "events", {}, None, 1, [None], ["events"], [{"capability": "events"}],
         [{"state": True}], [{"capability": "event", "state": True}],
         [{"capability": "EVENTS", "state": True}], [{"capability": 1, "state": True}],
@@ -458,14 +436,14 @@ class TargetMachine(RuleBasedStateMachine):
         """MIG-QMP-002: the QAPI visitor refuses the list; nothing changes."""
         self.run(_cmd("migrate-set-capabilities", {"capabilities": value}))
 
-    @action()
+    @rule()
     @counted()
     def query_migrate_capabilities(self) -> None:
         """MIG-CAPS-003."""
         self.run(_cmd("query-migrate-capabilities"))
 
     # -- parameters, cache, speed, downtime -----------------------------------------------------
-    @action(args=st.fixed_dictionaries({}, optional={
+    @rule(args=st.fixed_dictionaries({}, optional={
         decl.name: st.sampled_from(_parameter_values(decl.minimum, decl.maximum))
         for decl in PARAMETERS}))
     @counted()
@@ -473,7 +451,7 @@ class TargetMachine(RuleBasedStateMachine):
         """MIG-PARAMS-001..004: each domain's boundaries, wrong types, combinations."""
         self.run(_cmd("migrate-set-parameters", args))
 
-    @action()
+    @rule()
     @counted()
     def query_migrate_parameters(self) -> None:
         """MIG-PARAMS-005."""
@@ -488,52 +466,55 @@ class TargetMachine(RuleBasedStateMachine):
         assert ram is not None
         self.run(_cmd("migrate-set-cache-size", {"value": _cache_values(ram)[index]}))
 
-    @action()
+    @rule()
     @counted()
     def query_migrate_cache_size(self) -> None:
         """MIG-CACHE-005."""
         self.run(_cmd("query-migrate-cache-size"))
 
-    @action(value=st.sampled_from(SPEED_VALUES))
+    @rule(value=st.sampled_from(SPEED_VALUES))
     @counted()
     def migrate_set_speed(self, value: Any) -> None:
         """MIG-SPEED-001: negative becomes 0; huge, float, NaN, inf are refused
         by type (or as JSON)."""
         self.run(_cmd("migrate_set_speed", {"value": value}))
 
-    @action(value=st.sampled_from(DOWNTIME_VALUES))
+    @rule(value=st.sampled_from(DOWNTIME_VALUES))
     @counted()
     def migrate_set_downtime(self, value: Any) -> None:
         """MIG-DOWNTIME-001/002: seconds to ns, clamped; 2**64 ns becomes 0 in the seed."""
         self.run(_cmd("migrate_set_downtime", {"value": value}))
 
     # -- queries and the VM --------------------------------------------------------------------
-    @action()
+    @rule()
     @counted()
     def query_migrate(self) -> None:
         """MIG-QUERY-001..006."""
         self.run(_cmd("query-migrate"))
 
-    @action()
+    @rule()
     @counted()
     def query_status(self) -> None:
         """MIG-VM-001."""
         self.run(_cmd("query-status"))
 
-    @action()
+    @precondition(lambda self: self._certain())
+    @rule()
     @counted()
     def stop(self) -> None:
         """MIG-VM-002."""
         self.run(_cmd("stop"))
 
-    @action()
+    @precondition(lambda self: self._certain())
+    @rule()
     @counted()
     def cont(self) -> None:
         """MIG-VM-003."""
         self.run(_cmd("cont"))
 
     # -- environment ---------------------------------------------------------------------------
-    @action(outcome=st.sampled_from(CONNECT_OUTCOMES), delay=st.sampled_from((0, 5, 250)))
+    @precondition(lambda self: self._env())
+    @rule(outcome=st.sampled_from(CONNECT_OUTCOMES), delay=st.sampled_from((0, 5, 250)))
     @counted("env")
     def env_connect(self, outcome: str, delay: int) -> None:
         """How the next transport start turns out (MIG-CONNECT-002, MIG-FDERROR-001)."""
@@ -542,7 +523,8 @@ class TargetMachine(RuleBasedStateMachine):
         self.model.state.connect_delay_ms = delay
         self.model.touch()
 
-    @action(channel_error=st.sampled_from((False, False, True)),
+    @precondition(lambda self: self._env())
+    @rule(channel_error=st.sampled_from((False, False, True)),
           completion_error=st.sampled_from(COMPLETION_ERRORS),
           dirty_rate=st.sampled_from(DIRTY_RATES))
     @counted("env")
@@ -560,7 +542,8 @@ class TargetMachine(RuleBasedStateMachine):
             m.expected_downtime = None  # the running thread may re-estimate it
         self.model.touch()
 
-    @action(blockers=st.sampled_from(((), (), (), ("a blocker",),
+    @precondition(lambda self: self._env() and self.model.state.runstate != RunState.INMIGRATE)
+    @rule(blockers=st.sampled_from(((), (), (), ("a blocker",),
                                     ("first", "Migration is disabled"))),
           device=st.sampled_from((None, None, None, None, "ivshmem")),
           fds=st.sampled_from(((), ("migfd",), ("migfd",))))
@@ -574,57 +557,15 @@ class TargetMachine(RuleBasedStateMachine):
         m.blockers, m.unmigratable, m.fds = blockers, device, fds
         self.model.touch()
 
-    @action(runstate=st.sampled_from((RunState.RUNNING, RunState.PAUSED, RunState.PRELAUNCH)))
+    @precondition(lambda self: self._env() and self._certain()
+                  and self.model.state.runstate != RunState.INMIGRATE)
+    @rule(runstate=st.sampled_from((RunState.RUNNING, RunState.PAUSED, RunState.PRELAUNCH)))
     @counted("env")
     def env_runstate(self, runstate: RunState) -> None:
         """Start the guest stopped (-S: prelaunch) or paused."""
         self.target.configure_vm({"runstate": runstate.value})
         self.model.state.runstate = runstate
         self.model.touch()
-
-    # -- grouped rules: each draws one of its actions -------------------------------------------
-    @rule(choice=one_of_actions("qmp_capabilities", "unknown_command", "malformed_command",
-                                "bad_arguments"))
-    def qmp_layer(self, choice: tuple[str, dict[str, Any]]) -> None:
-        """The monitor's own answers: negotiation, unknown commands, malformed
-        objects, bad arguments (MIG-QMP-001..004)."""
-        name, kwargs = choice
-        getattr(self, name)(**kwargs)
-
-    @rule(choice=one_of_actions("query_migrate", "query_status", "query_migrate_capabilities",
-                                "query_migrate_parameters", "query_migrate_cache_size"))
-    def query(self, choice: tuple[str, dict[str, Any]]) -> None:
-        """One of the query commands."""
-        name, kwargs = choice
-        getattr(self, name)(**kwargs)
-
-    @rule(choice=one_of_actions("migrate_set_capabilities", "migrate_set_capabilities_invalid",
-                                "migrate_set_parameters", "migrate_set_speed",
-                                "migrate_set_downtime"))
-    def configure(self, choice: tuple[str, dict[str, Any]]) -> None:
-        """One of the setting commands, valid or not."""
-        name, kwargs = choice
-        getattr(self, name)(**kwargs)
-
-    @precondition(lambda self: self._certain())
-    @rule(choice=one_of_actions("stop", "cont"))
-    def vm(self, choice: tuple[str, dict[str, Any]]) -> None:
-        """stop or cont, while nothing else moves."""
-        name, kwargs = choice
-        getattr(self, name)(**kwargs)
-
-    @precondition(lambda self: self._env())
-    @rule(choice=one_of_actions("env_connect", "env_faults", "env_vm", "env_runstate"))
-    def env(self, choice: tuple[str, dict[str, Any]]) -> None:
-        """One environment change; one that does not apply now (the VM set-up
-        of a waiting destination, the run state while a migration runs)
-        becomes a connect-outcome change."""
-        name, kwargs = choice
-        inmigrate = self.model.state.runstate == RunState.INMIGRATE
-        if (name == "env_vm" and inmigrate) or (
-                name == "env_runstate" and (inmigrate or not self._certain())):
-            name, kwargs = "env_connect", {"outcome": "auto", "delay": 0}
-        getattr(self, name)(**kwargs)
 
     # -- time --------------------------------------------------------------------------------
     def _settle(self) -> None:
