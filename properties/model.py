@@ -493,7 +493,8 @@ class Model:
 
     def _completion_aborts(self, st: ModelState) -> bool:
         r = st.runstate
-        return r is not None and r != RunState.RUNNING and not D.runstate_transition_allowed(
+        awake = (RunState.RUNNING, RunState.SUSPENDED)
+        return r is not None and r not in awake and not D.runstate_transition_allowed(
             r, RunState.FINISH_MIGRATE, self.repairs("DEF-INCOMING-PRELAUNCH-ABORT"))
 
     # -- commands ---------------------------------------------------------------------
@@ -553,7 +554,10 @@ class Model:
             req, reason = problems[0]
             raise Violation(req, f"{_show(cmd)}: {reason}")
         if moving:
-            self.check_moving_events(got)
+            made = {S(e["data"]["status"]) for o in matching for e in o.events
+                    if e.get("event") == "MIGRATION"}
+            self.check_moving_events(
+                got, made.union(*(o.state.statuses for o in matching)))
         merged = matching[0].state
         if merged is not st:
             self.version += 1  # a command: invariants compare what they observe
@@ -578,11 +582,12 @@ class Model:
             return o.requirement, f"reply {reply!r}, expected {o.reply!r}"
         return None
 
-    def check_moving_events(self, got: list[Event]) -> None:
-        """While in flight: MIGRATION events only with the capability, and only
-        statuses the migration can reach (MIG-EVENT-001/002)."""
+    def check_moving_events(self, got: list[Event], also: Iterable[S] = ()) -> None:
+        """While in flight: MIGRATION events only for statuses the migration can
+        reach on its own, or that the command just made (``also``);
+        MIG-EVENT-002."""
         st = self.state
-        reach = self.closure(st.statuses) | {S.SETUP}
+        reach = self.closure(set(st.statuses) | set(also)) | {S.SETUP}
         for e in got:
             if e.get("event") == "MIGRATION":
                 status = S(e["data"]["status"])
@@ -853,7 +858,10 @@ class Model:
             events += self._gate(st, S.FAILED)
             self._thread_end(st, events, old_running=False, complete_ran=False)
             return self._cleanup(st, events)
-        # MIG-THREAD-006: completion under the big lock.
+        # MIG-THREAD-006: completion under the big lock. A suspended guest is
+        # woken first (qemu_system_wakeup_request: runstate_set, no event).
+        if r == RunState.SUSPENDED:
+            r = st.runstate = RunState.RUNNING
         old_running = r == RunState.RUNNING
         if old_running:
             st.runstate = RunState.FINISH_MIGRATE
