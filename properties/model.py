@@ -718,6 +718,8 @@ class Model:
             return self._err(st, "MIG-VM-003", "needs_reset")
         if r == RunState.SUSPENDED:
             return self._ok(st, "MIG-VM-003")
+        if r == RunState.FINISH_MIGRATE and self.repairs("DEF-CONT-DURING-COMPLETION"):
+            return self._err(st, "MIG-VM-003", "not_finalized")
         if r == RunState.INMIGRATE:
             st.autostart = True
             return self._ok(st, "MIG-VM-003")

@@ -163,6 +163,18 @@ class Engine:
         what = f"{vm} {actor}" + (f" {task}" if task else "")
         raise EngineError(f"no enabled move for {what}")
 
+    def step_thread_until(self, vm: str, pc: str, limit: int = 100_000) -> None:
+        """Step ``vm``'s migration thread until its next region is ``pc`` (a
+        program counter of reference/thread.py), the same in every profile."""
+        for _ in range(limit):
+            live = [t for t in self.vm(vm).threads.values() if not t.done]
+            if not live:
+                raise EngineError(f"{vm} has no migration thread to step to {pc!r}")
+            if live[0].pc == pc:
+                return
+            self.step(vm, "thread", str(live[0].tid))
+        raise EngineError(f"{vm}'s thread did not reach {pc!r} in {limit} steps")
+
     def _wake_of(self, name: str, actor: str) -> int | None:
         target = self.world.vms[name]
         now = self.world.clock_us

@@ -327,6 +327,10 @@ def qmp_cont(world: World, vm: VM, args: dict[str, Any]) -> None:
         raise QmpError("needs_reset")
     if vm.runstate == RunState.SUSPENDED:
         return
+    if vm.runstate == RunState.FINISH_MIGRATE and world.profile.repairs(
+        "DEF-CONT-DURING-COMPLETION"
+    ):
+        raise QmpError("not_finalized")
     if vm.runstate == RunState.INMIGRATE:
         vm.autostart = True
     else:

@@ -26,7 +26,7 @@ DIRECTIVES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "incoming": (frozenset({"uri"}), frozenset({"vm"})),
     "qmp": (frozenset({"command"}), frozenset({"vm"})),
     "submit": (frozenset({"command"}), frozenset({"vm"})),
-    "step": (frozenset(), frozenset({"vm", "actor", "task"})),
+    "step": (frozenset(), frozenset({"vm", "actor", "task", "until"})),
     "feed": (frozenset({"outcome"}), frozenset({"vm", "runstate"})),
     "trace": (frozenset(), frozenset({"vm"})),
     "tick": (frozenset(), frozenset()),
@@ -124,7 +124,13 @@ def run_line(engine: Engine, line: ScriptLine) -> list[dict[str, Any]]:
         task = obj.get("task")
         if task is not None and not isinstance(task, str):
             raise EngineError("step task must be a string")
-        engine.step(vm, str(obj.get("actor", "thread")), task)
+        until = obj.get("until")
+        if until is None:
+            engine.step(vm, str(obj.get("actor", "thread")), task)
+        elif not isinstance(until, str):
+            raise EngineError("step until must be a thread program counter")
+        else:
+            engine.step_thread_until(vm, until)
     elif name == "feed":
         runstate = obj.get("runstate")
         engine.feed(vm, str(obj["outcome"]), runstate if isinstance(runstate, str) else None)

@@ -283,4 +283,31 @@ DEFECTS += (
     ),
 )
 
+DEFECTS += (
+    DefectDecl(
+        "DEF-CONT-DURING-COMPLETION",
+        "A cont between completion and the thread's last region aborts QEMU",
+        "954-1013",
+        "Completion stops the guest into 'finish-migrate' and drops the big lock (954) "
+        "before the thread takes it again for its last region (1003). A 'cont' in between "
+        "restarts the guest ('finish-migrate' -> 'running' is allowed); the thread then calls "
+        "runstate_set(postmigrate) from 'running' (1013), which vl.c does not allow: QEMU "
+        "aborts with \"invalid runstate transition: 'running' -> 'postmigrate'\". (Found by "
+        "the Hypothesis state machines.)",
+        "Refuse cont in 'finish-migrate' with \"Migration is not finalized yet\" (as later "
+        "QEMU does).",
+        "MIG-THREAD-009",
+        (
+            _d("env", ram_bytes=8192),
+            _qmp("migrate_set_speed", value=0),
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            _d("step", actor="thread", until="after_complete"),
+            _qmp("query-status"),
+            _qmp("cont"),
+            _d("settle"),
+            _qmp("query-status"),
+        ),
+    ),
+)
+
 DEFECT_BY_ID: dict[str, DefectDecl] = {d.id: d for d in DEFECTS}

@@ -75,6 +75,8 @@ ERRORS: tuple[ErrorDecl, ...] = (
               "257-259", "MIG-INCOMING-004"),
     ErrorDecl("needs_reset", GENERIC, "Resetting the Virtual Machine is required", "qmp.c",
               "MIG-VM-003"),
+    ErrorDecl("not_finalized", GENERIC, "Migration is not finalized yet",
+              "qmp.c (later QEMU; the repair of DEF-CONT-DURING-COMPLETION)", "MIG-VM-003"),
     # Errors of the QMP layer (monitor.c and the QAPI input visitor of QEMU 2.4).
     ErrorDecl("command_not_found", COMMAND_NOT_FOUND, QERR_COMMAND_NOT_FOUND, "monitor.c",
               "MIG-QMP-001"),

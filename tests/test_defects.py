@@ -229,6 +229,25 @@ def test_failed_stopped_abort() -> None:
     assert f[3]["return"]["status"] == "completed"
 
 
+def test_cont_during_completion() -> None:
+    """DEF-CONT-DURING-COMPLETION, MIG-THREAD-009, MIG-VM-003: after completion
+    (941-954) the guest is 'finish-migrate' and the lock is free until 1003.
+    Seed: cont restarts it (RESUME), then runstate_set(postmigrate) from
+    'running' (1013) is not in vl.c's table and QEMU aborts. Fixed: cont is
+    refused ("Migration is not finalized yet") and the source ends 'postmigrate'."""
+    (_, seed), (_, fixed) = both("DEF-CONT-DURING-COMPLETION")
+    s, f = replies(seed), replies(fixed)
+    stopped = {"running": False, "singlestep": False, "status": "finish-migrate"}
+    assert s[2] == f[2] == {"return": stopped}
+    assert s[3] == {"return": {}}
+    assert [o["event"] for o in seed if "event" in o] == ["STOP", "RESUME"]
+    gone = [o for o in seed if o.get("migspec") == "exited"]
+    assert gone[0]["reason"] == "invalid runstate transition: 'running' -> 'postmigrate'"
+    assert f[3] == {"error": {"class": "GenericError", "desc": "Migration is not finalized yet"}}
+    assert f[4]["return"]["status"] == "postmigrate"
+    assert not [o for o in fixed if o.get("migspec") == "exited"]
+
+
 TESTED = {
     "DEF-CANCEL-CONNECT-STUCK": test_cancel_connect_stuck,
     "DEF-INCOMING-ONCE-NO-RETURN": test_incoming_once_no_return,
@@ -242,6 +261,7 @@ TESTED = {
     "DEF-EXPECTED-DOWNTIME-DIV0": test_expected_downtime_div0,
     "DEF-INCOMING-PRELAUNCH-ABORT": test_incoming_prelaunch_abort,
     "DEF-FAILED-STOPPED-ABORT": test_failed_stopped_abort,
+    "DEF-CONT-DURING-COMPLETION": test_cont_during_completion,
 }
 
 
