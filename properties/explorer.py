@@ -514,7 +514,7 @@ class Explorer:
             path = [] if kind == "witness" else self._path(parent, sid)
             if last is not None:
                 path.append(last)
-            defects = self.attribute(prop, detail, path) if kind != "witness" else []
+            defects = self.attribute(prop, path) if kind != "witness" else []
             result.violations.append(Violation(
                 prop, kind, detail,
                 [self.describe(label) for label in path],
@@ -531,7 +531,7 @@ class Explorer:
         result.seconds = time.perf_counter() - start
         return result
 
-    def attribute(self, prop: str, detail: str, path: list[Label]) -> list[str]:
+    def attribute(self, prop: str, path: list[Label]) -> list[str]:
         """The seed defects that explain a violation: each recorded defect whose
         repair alone (added to this profile) removes the counterexample, because
         a step of the trace can no longer happen or the property no longer fails
@@ -546,11 +546,11 @@ class Explorer:
                 variant = Explorer(self.scenario, Profile(
                     f"{self.profile}+{defect.id}", repaired, f"{self.profile} with one repair"))
                 self._variants[defect.id] = variant
-            if not variant.violates_along(prop, detail, path):
+            if not variant.violates_along(prop, path):
                 found.append(defect.id)
         return found
 
-    def violates_along(self, prop: str, detail: str, path: list[Label]) -> bool:
+    def violates_along(self, prop: str, path: list[Label]) -> bool:
         """Replaying ``path`` here shows a violation of ``prop`` (for liveness:
         from its end no good state is reachable). False if a step is not enabled."""
         world = clone(self.root)
