@@ -178,3 +178,33 @@ def to_state(eng: Engine, target: str) -> None:
 
 
 ALL_STATES = ("none", "setup", "active", "cancelling", "completed", "failed", "cancelled")
+
+
+# -- starting migrations that end badly (callers settle) -------------------------------
+def migrate_unknown_uri(eng: Engine) -> None:
+    """migrate to a URI of no scheme: refused, the migration fails (lines 750-755)."""
+    assert "error" in qmp(eng, "migrate", {"uri": "gopher:x"})
+
+
+def migrate_refused(eng: Engine) -> None:
+    """A socket connect refused at once: migrate reports it (lines 757-760)."""
+    eng.set_env({"connect": "refused"})
+    assert "error" in qmp(eng, "migrate", {"uri": TCP_URI})
+
+
+def migrate_refused_later(eng: Engine) -> None:
+    """A socket connect that fails from the main loop later (migrate_fd_error)."""
+    eng.set_env({"connect": "delayed-refused"})
+    assert ret(eng, "migrate", {"uri": TCP_URI}) == {}
+
+
+def migrate_channel_error(eng: Engine) -> None:
+    """A migration whose channel fails at its next write (lines 970-974)."""
+    eng.set_env({"channel_error": True})
+    assert ret(eng, "migrate", {"uri": EXEC_URI}) == {}
+
+
+def migrate_vm_stop_error(eng: Engine) -> None:
+    """A migration whose vm_stop_force_state fails at completion (lines 956-959)."""
+    eng.set_env({"completion_error": "vm-stop"})
+    assert ret(eng, "migrate", {"uri": EXEC_URI}) == {}

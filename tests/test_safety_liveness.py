@@ -13,6 +13,11 @@ from support import (
     TCP_URI,
     events_on,
     exits,
+    migrate_channel_error,
+    migrate_refused,
+    migrate_refused_later,
+    migrate_unknown_uri,
+    migrate_vm_stop_error,
     migration_events,
     new_engine,
     qmp,
@@ -49,30 +54,6 @@ def _cancel_active(eng: Engine) -> None:
     assert ret(eng, "migrate_cancel") == {}
 
 
-def _unknown(eng: Engine) -> None:
-    assert "error" in qmp(eng, "migrate", {"uri": "x:y"})
-
-
-def _refused(eng: Engine) -> None:
-    eng.set_env({"connect": "refused"})
-    assert "error" in qmp(eng, "migrate", {"uri": TCP_URI})
-
-
-def _late_refusal(eng: Engine) -> None:
-    eng.set_env({"connect": "delayed-refused"})
-    assert ret(eng, "migrate", {"uri": TCP_URI}) == {}
-
-
-def _channel(eng: Engine) -> None:
-    eng.set_env({"channel_error": True})
-    assert ret(eng, "migrate", {"uri": EXEC_URI}) == {}
-
-
-def _vm_stop(eng: Engine) -> None:
-    eng.set_env({"completion_error": "vm-stop"})
-    assert ret(eng, "migrate", {"uri": EXEC_URI}) == {}
-
-
 def _twice(eng: Engine) -> None:
     assert ret(eng, "migrate", {"uri": EXEC_URI}) == {}
     assert eng.settle()
@@ -83,11 +64,11 @@ RUNS: dict[str, Callable[[Engine], None]] = {
     "complete": _complete,
     "cancel-setup": _cancel_setup,
     "cancel-active": _cancel_active,
-    "unknown-uri": _unknown,
-    "refused": _refused,
-    "late-refusal": _late_refusal,
-    "channel-error": _channel,
-    "vm-stop-error": _vm_stop,
+    "unknown-uri": migrate_unknown_uri,
+    "refused": migrate_refused,
+    "late-refusal": migrate_refused_later,
+    "channel-error": migrate_channel_error,
+    "vm-stop-error": migrate_vm_stop_error,
     "twice": _twice,
 }
 

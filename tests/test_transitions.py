@@ -7,7 +7,18 @@ import re
 from collections.abc import Callable
 
 import pytest
-from support import EXEC_URI, TCP_URI, new_engine, qmp, ret, step_to_active
+from support import (
+    EXEC_URI,
+    TCP_URI,
+    migrate_channel_error,
+    migrate_refused,
+    migrate_refused_later,
+    migrate_unknown_uri,
+    migrate_vm_stop_error,
+    new_engine,
+    ret,
+    step_to_active,
+)
 
 from migspec.reference.engine import Engine
 from migspec.spec.machine import MigrationModel, build_machine
@@ -143,37 +154,10 @@ def _complete(eng: Engine) -> None:
     eng.settle()
 
 
-def _unknown(eng: Engine) -> None:
-    assert "error" in qmp(eng, "migrate", {"uri": "gopher:x"})
-
-
-def _refused(eng: Engine) -> None:
-    eng.set_env({"connect": "refused"})
-    assert "error" in qmp(eng, "migrate", {"uri": TCP_URI})
-
-
-def _late_refusal(eng: Engine) -> None:
-    eng.set_env({"connect": "delayed-refused"})
-    assert ret(eng, "migrate", {"uri": TCP_URI}) == {}
-    eng.settle()
-
-
 def _cancel_before_refusal(eng: Engine) -> None:
     eng.set_env({"connect": "delayed-refused", "connect_delay_ms": 10})
     assert ret(eng, "migrate", {"uri": TCP_URI}) == {}
     assert ret(eng, "migrate_cancel") == {}
-    eng.settle()
-
-
-def _channel(eng: Engine) -> None:
-    eng.set_env({"channel_error": True})
-    assert ret(eng, "migrate", {"uri": EXEC_URI}) == {}
-    eng.settle()
-
-
-def _vm_stop(eng: Engine) -> None:
-    eng.set_env({"completion_error": "vm-stop"})
-    assert ret(eng, "migrate", {"uri": EXEC_URI}) == {}
     eng.settle()
 
 
@@ -185,8 +169,8 @@ def _cancel(eng: Engine) -> None:
 
 
 SCENARIOS: tuple[Callable[[Engine], None], ...] = (
-    _complete, _unknown, _refused, _late_refusal, _cancel_before_refusal, _channel,
-    _vm_stop, _cancel,
+    _complete, migrate_unknown_uri, migrate_refused, migrate_refused_later,
+    _cancel_before_refusal, migrate_channel_error, migrate_vm_stop_error, _cancel,
 )
 
 
@@ -200,6 +184,7 @@ def test_every_declared_transition_fires(profile: str) -> None:
     for scenario in SCENARIOS:
         eng = new_engine(profile)
         scenario(eng)
+        eng.settle()
         fired |= {e["trigger"] for who, e in eng.world.trace
                   if e.get("what") == "state" and "trigger" in e}
     declared = {d.trigger for d in transitions_for(profile)}
