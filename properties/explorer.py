@@ -10,17 +10,18 @@ run`` script that replays it.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from migspec.properties.scenarios import Scenario
 from migspec.reference import scheduler as sched
 from migspec.reference.engine import Engine, execute_now, tick
-from migspec.reference.profiles import Profile, get_profile
+from migspec.reference.profiles import Profile, RecordingProfile, get_profile
 from migspec.reference.script import parse, run_script
 from migspec.reference.snapshot import clone, key
 from migspec.reference.vm import VM
@@ -29,12 +30,16 @@ from migspec.spec.capabilities import Capability
 from migspec.spec.defects import DEFECTS
 from migspec.spec.errors import QERR_MIGRATION_ACTIVE
 from migspec.spec.states import IN_PROGRESS, TERMINAL, MigrationStatus
-from migspec.spec.transitions import compile_table, transitions_for
+from migspec.spec.transitions import TRANSITIONS, compile_table, transitions_for
 
 #: A move label: ("engine", vm, actor, task, did) | ("client", i, outcome) |
 #: ("env", j) | ("tick",)
 Label = tuple[Any, ...]
 LogKey = tuple[tuple[Any, ...], ...]
+
+#: Defects whose repair adds a transition (and so changes the compiled table
+#: and the event orders MIG-SAFETY-003 allows, wherever a run goes).
+_ADDS_TRANSITION = frozenset(t.repair for t in TRANSITIONS if t.repair)
 
 #: The destination's exit after a failed load is by design (lines 276-281).
 DESIGNED_EXIT_LINE = 278
@@ -55,6 +60,8 @@ class Violation:
     observed: LogKey = ()
     #: Every seed defect whose repair alone removes this counterexample.
     defects: list[str] = field(default_factory=list)
+    #: The trace as the explorer's move labels.
+    path: list[Label] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form of the report."""
@@ -77,6 +84,10 @@ class Result:
     scenario: str
     states: int = 0
     edges: int = 0
+    #: Distinct worlds (engine states without the log) and places (a world
+    #: with the budget left); each world's moves ran on the engine once.
+    worlds: int = 0
+    places: int = 0
     seconds: float = 0.0
     complete: bool = True
     transitions_fired: list[str] = field(default_factory=list)
@@ -94,6 +105,8 @@ class Result:
             "scenario": self.scenario,
             "states": self.states,
             "edges": self.edges,
+            "worlds": self.worlds,
+            "places": self.places,
             "seconds": round(self.seconds, 3),
             "complete": self.complete,
             "transitions_fired": self.transitions_fired,
@@ -115,11 +128,95 @@ def compact(name: str, obj: dict[str, Any]) -> tuple[Any, ...]:
     return (name, "X", str(obj.get("reason", "")))
 
 
-def _last_status(log: LogKey, vm: str) -> str | None:
-    for entry in reversed(log):
-        if entry[0] == vm and entry[1] == "E" and entry[2] == "MIGRATION":
-            return str(entry[3])
-    return None
+def _spend(used: tuple[int, ...], index: int) -> tuple[int, ...]:
+    """The budget use after one more of action ``index``."""
+    return used[:index] + (used[index] + 1,) + used[index + 1:]
+
+
+def last_statuses(new: LogKey, last: dict[str, str] | None = None) -> dict[str, str]:
+    """The last MIGRATION status each VM sent, after ``new`` follows what
+    ``last`` says."""
+    out = dict(last or {})
+    for entry in new:
+        if entry[1] == "E" and entry[2] == "MIGRATION":
+            out[entry[0]] = str(entry[3])
+    return out
+
+
+def event_order_violations(
+    successors: dict[str, frozenset[str]], last: dict[str, str], new: LogKey
+) -> Iterator[tuple[str, str]]:
+    """MIG-SAFETY-003: each MIGRATION event in ``new`` follows the one its VM
+    sent before by a declared transition (or is a first 'setup')."""
+    last = dict(last)
+    for entry in new:
+        if entry[1] == "E" and entry[2] == "MIGRATION":
+            name, status = entry[0], str(entry[3])
+            prev = last.get(name)
+            if (prev is None and status != MigrationStatus.SETUP.value) or (
+                prev is not None and status not in successors[prev]
+            ):
+                yield "MIG-SAFETY-003", f"{name} sent '{status}' after '{prev}'"
+            last[name] = status
+
+
+def final_events(world: World, quiescent: bool) -> tuple[tuple[str, str], ...]:
+    """The terminal status each VM must have sent an event for (MIG-SAFETY-008):
+    in a quiescent world, every live VM whose migration started with the
+    events capability on and has ended."""
+    if not quiescent:
+        return ()
+    return tuple(
+        (name, vm.s.state.value) for name, vm in world.vms.items()
+        if vm.exited is None and vm.migrations and vm.events_at_start
+        and vm.s.state in TERMINAL
+    )
+
+
+def final_event_violations(
+    finals: tuple[tuple[str, str], ...], last: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """MIG-SAFETY-008 for the VMs of :func:`final_events`, given the last
+    MIGRATION status each sent."""
+    for name, state in finals:
+        if last.get(name) != state:
+            yield "MIG-SAFETY-008", f"{name} ended '{state}' without its event"
+
+
+class _Node(NamedTuple):
+    """What a world allows, whatever clients saw before it."""
+
+    labels: list[tuple[Label, int]]
+    quiescent: bool
+    #: Engine actors that can step (for weak fairness).
+    enabled: frozenset[str]
+    finals: tuple[tuple[str, str], ...]
+    #: Quiescent and every migration ended (:meth:`Explorer.good`).
+    good: bool
+
+
+class _Move(NamedTuple):
+    """One move from a world, run on the engine once."""
+
+    label: Label
+    #: The world it leads to.
+    world: int
+    #: What clients saw during it, and that sequence's id.
+    new: LogKey
+    new_id: int
+    #: Violations of the properties that do not depend on the log before it.
+    static: tuple[tuple[str, str], ...]
+    #: It sent MIGRATION events (MIG-SAFETY-003 then depends on the log).
+    events: bool
+    actor: str
+
+
+#: The low half of a packed (place, log) state key.
+_LOW = (1 << 32) - 1
+
+#: A place's successors: (the place a move leads to, the id of what it shows
+#: clients or 0 for nothing, the move).
+Succ = list[tuple[int, int, _Move]]
 
 
 def _successors(repaired: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -240,6 +337,9 @@ class Explorer:
         setup = "\n".join(json.dumps(line) for line in scenario.setup)
         for _ in run_script(engine, parse(setup, f"scenario {scenario.name}")):
             pass
+        #: Repair sites the set-up consulted (with a recording profile).
+        self.setup_consulted = frozenset(
+            self.prof.consulted if isinstance(self.prof, RecordingProfile) else ())
         engine.world.tracing = False
         engine.world.trace.clear()
         #: What clients saw during the set-up (events before exploration starts).
@@ -251,31 +351,46 @@ class Explorer:
         )
 
     # -- moves --------------------------------------------------------------------
-    def labels(self, world: World, used: tuple[int, ...]) -> tuple[list[Label], bool]:
-        """Every move from ``world`` and whether the world is quiescent (no engine
-        step and nothing waiting for time)."""
-        out: list[Label] = []
+    def world_labels(self, world: World) -> tuple[list[tuple[Label, int]], bool]:
+        """Every move from ``world`` whatever the budget, each with the index of
+        the budget it spends (-1 for none), and whether the world is quiescent
+        (no engine step and nothing waiting for time)."""
+        out: list[tuple[Label, int]] = []
         for move in sched.moves(world):
             vm = world.vms[move.vm]
             did = vm.threads[int(move.task)].pc if move.actor == "thread" else move.task
-            out.append(("engine", move.vm, move.actor, move.task, did))
+            out.append((("engine", move.vm, move.actor, move.task, did), -1))
         quiescent = not out
         if quiescent and sched.next_time(world) is not None:
-            out.append(("tick",))
+            out.append((("tick",), -1))
             quiescent = False
         n_client = len(self.scenario.client)
         for i, action in enumerate(self.scenario.client):
-            if used[i] >= action.limit or not sched.main_loop_free(world, action.vm):
+            if not sched.main_loop_free(world, action.vm):
                 continue
             for outcome in action.connect or ("",):
-                out.append(("client", i, outcome))
-        for j, event in enumerate(self.scenario.env):
-            if used[n_client + j] < event.limit:
-                out.append(("env", j))
+                out.append((("client", i, outcome), i))
+        for j in range(len(self.scenario.env)):
+            out.append((("env", j), n_client + j))
         return out, quiescent
+
+    def labels(self, world: World, used: tuple[int, ...]) -> tuple[list[Label], bool]:
+        """Every move from ``world`` within the budget ``used`` leaves, and
+        whether the world is quiescent."""
+        labels, quiescent = self.world_labels(world)
+        return [lb for lb, b in labels if b < 0 or used[b] < self.budget[b]], quiescent
 
     def apply(self, world: World, used: tuple[int, ...], label: Label) -> tuple[int, ...]:
         """Run ``label`` on ``world`` (mutated); the new budget use."""
+        self.perform(world, label)
+        if label[0] == "client":
+            return _spend(used, label[1])
+        if label[0] == "env":
+            return _spend(used, len(self.scenario.client) + label[1])
+        return used
+
+    def perform(self, world: World, label: Label) -> None:
+        """Run ``label`` on ``world`` (mutated)."""
         kind = label[0]
         if kind == "engine":
             sched.step(world, Move(label[1], label[2], label[3]))
@@ -284,15 +399,10 @@ class Explorer:
             if label[2]:
                 world.env.connect = label[2]
             execute_now(world, world.vms[action.vm], action.command)
-            used = used[: label[1]] + (used[label[1]] + 1,) + used[label[1] + 1:]
         elif kind == "env":
-            index = len(self.scenario.client) + label[1]
             world.env.update(self.scenario.env[label[1]].values)
-            used = used[:index] + (used[index] + 1,) + used[index + 1:]
         else:
             tick(world)
-        return used
-
     def describe(self, label: Label) -> dict[str, str]:
         """A trace step: who acted and what it did."""
         if label[0] == "engine":
@@ -327,23 +437,27 @@ class Explorer:
     def edge_violations(
         self, pre: World, post: World, label: Label, log: LogKey, new: LogKey
     ) -> Iterator[tuple[str, str]]:
-        """Safety properties of one step."""
-        for name, obj in post.log[len(pre.log):]:
+        """Safety properties of one step (``post.log`` extends ``pre.log``)."""
+        yield from self.step_violations(pre, post, label, post.log[len(pre.log):], new)
+        yield from event_order_violations(self.successors, last_statuses(log), new)
+
+    def step_violations(
+        self, pre: World, post: World, label: Label,
+        raw: list[tuple[str, dict[str, Any]]], new: LogKey,
+    ) -> Iterator[tuple[str, str]]:
+        """The safety properties of one step that do not depend on what clients
+        saw before it: ``raw`` is what the step logged, ``new`` its compact form."""
+        for name, obj in raw:
             if obj.get("migspec") == "exited" and obj.get("line") != DESIGNED_EXIT_LINE:
                 line = obj.get("line")
                 prop = {554: "MIG-CLEANUP-003", 570: "MIG-FDERROR-002"}.get(
                     line if isinstance(line, int) else -1, "MIG-SAFETY-001"
                 )
                 yield prop, f"{name} died: {obj['reason']}"
-        for i, entry in enumerate(new):
+        for entry in new:
             name = entry[0]
             if entry[1] == "E" and entry[2] == "MIGRATION":
-                prev = _last_status(log + new[:i], name)
                 status = str(entry[3])
-                if (prev is None and status != MigrationStatus.SETUP.value) or (
-                    prev is not None and status not in self.successors[prev]
-                ):
-                    yield "MIG-SAFETY-003", f"{name} sent '{status}' after '{prev}'"
                 vm = post.vms[name]
                 if not vm.s.enabled_capabilities[Capability.EVENTS]:
                     incoming = label[0] == "client" and \
@@ -374,6 +488,13 @@ class Explorer:
     def state_violations(self, world: World, log: LogKey, quiescent: bool) -> Iterator[
             tuple[str, str]]:
         """Safety properties of one state."""
+        yield from self.world_violations(world, quiescent)
+        yield from final_event_violations(final_events(world, quiescent), last_statuses(log))
+
+    @staticmethod
+    def world_violations(world: World, quiescent: bool) -> Iterator[tuple[str, str]]:
+        """The safety properties of one state that do not depend on what
+        clients saw."""
         source = world.vms[SOURCE]
         for name, vm in world.vms.items():
             if len(vm.incoming.listening) + len(vm.incoming.accepted) > 1:
@@ -394,9 +515,6 @@ class Explorer:
                     vm.running_at_start and not vm.completion_started and \
                     vm.runstate.value != "running":
                 yield "MIG-SAFETY-007", f"{name} stays '{vm.runstate.value}' after '{state.value}'"
-            if vm.events_at_start and state in TERMINAL and \
-                    _last_status(log, name) != state.value:
-                yield "MIG-SAFETY-008", f"{name} ended '{state.value}' without its event"
 
     @staticmethod
     def good(world: World) -> bool:
@@ -415,91 +533,195 @@ class Explorer:
     def run(
         self, max_states: int | None = None, sequences: bool = False, keep_graph: bool = False
     ) -> Result:
-        """Explore every interleaving within the scenario's bounds."""
+        """Explore every interleaving within the scenario's bounds.
+
+        A state is a *place* (a world, keyed without its log, and the budget
+        the client and environment have left) together with everything clients
+        have seen. What can happen next depends on the place alone, so each
+        world's moves are run on the engine once (:class:`_Move`) and each
+        place's successors are listed once; a state then only extends its log.
+        Liveness is decided on the places (see :meth:`_liveness`).
+        """
+        # The search allocates many small tuples that never form cycles; the
+        # cyclic collector would only walk them again and again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run(max_states, sequences, keep_graph)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self, max_states: int | None, sequences: bool, keep_graph: bool) -> Result:
         limit = max_states or self.scenario.max_states
         start = time.perf_counter()
         result = Result(self.profile, self.scenario.name)
         root_used = tuple(0 for _ in self.budget)
-        index: dict[Any, int] = {(key(self.root), root_used, ()): 0}
-        parent: list[tuple[int, Label | None]] = [(-1, None)]
+        # Worlds and the moves between them, each run on the engine once.
+        world_ids: dict[Any, int] = {key(self.root): 0}
+        worlds: list[World] = [self.root]
+        nodes: list[_Node | None] = [None]
+        moves: dict[tuple[int, Label], _Move] = {}
+        new_ids: dict[LogKey, int] = {(): 0}
+        # Places: a world and the budget used; their successors, listed once.
+        place_ids: dict[tuple[int, tuple[int, ...]], int] = {(0, root_used): 0}
+        places: list[tuple[int, tuple[int, ...]]] = [(0, root_used)]
+        place_succ: list[tuple[Succ, _Node] | None] = [None]
+        place_first: list[int] = [0]
+        # What clients saw: each distinct log once, with its last statuses.
+        log_ids: dict[LogKey, int] = {self.root_log: 0}
         logs: list[LogKey] = [self.root_log]
-        worlds: dict[int, tuple[World, tuple[int, ...]]] = {0: (self.root, root_used)}
-        edges: list[list[int]] = [[]]
-        good: list[bool] = [False]
-        expanded: list[bool] = [False]
-        #: Per state: the engine actors enabled; per edge: the acting actor.
-        enabled: list[frozenset[str]] = [frozenset()]
-        edge_actor: list[list[str]] = [[]]
+        #: (log, what a move shows) -> the log after it (ids packed in one int).
+        extended: dict[int, int] = {}
+        lasts: list[dict[str, str]] = [last_statuses(self.root_log)]
+        # States: a place and a log (the two ids packed in one int: place << 32 | log).
+        index: dict[int, int] = {0: 0}
+        state_key: list[int] = [0]
+        #: Each state's parent and the move from it (breadth-first: shortest).
+        parent: list[int] = [-1]
+        via: list[_Move | None] = [None]
+        graph: list[list[int]] = [[]]
+        edges = 0
         #: (property, crash reason) -> where it first showed; each property is
         #: reported once with its shortest trace, crashes once per reason.
         found: dict[tuple[str, str], tuple[int, Label | None, LogKey, str]] = {}
         fired: set[str] = set()
         reached: set[str] = set()
-        seqs: set[tuple[tuple[str, ...], ...]] = set()
-        queue: deque[int] = deque([0])
+        quiescent_logs: set[int] = set()
+        budget = self.budget
 
         def note(prop: str, sid: int, detail: str, label: Label | None = None,
                  seen: LogKey | None = None) -> None:
             tag = (prop, detail if prop == "MIG-SAFETY-001" else "")
             if tag not in found:
-                found[tag] = (sid, label, logs[sid] if seen is None else seen, detail)
+                seen = logs[state_key[sid] & _LOW] if seen is None else seen
+                found[tag] = (sid, label, seen, detail)
 
-        while queue:
-            sid = queue.popleft()
-            world, used = worlds.pop(sid)
-            log = logs[sid]
-            labels, quiescent = self.labels(world, used)
-            expanded[sid] = True
-            enabled[sid] = frozenset(_actor(lb) for lb in labels if lb[0] == "engine")
-            for prop, detail in self.state_violations(world, log, quiescent):
+        def world_node(wid: int, sid: int) -> _Node:
+            world = worlds[wid]
+            labels, quiescent = self.world_labels(world)
+            for prop, detail in self.world_violations(world, quiescent):
                 note(prop, sid, detail)
-            if quiescent:
-                good[sid] = self.good(world)
-                if sequences:
-                    seqs.add(tuple(
-                        tuple(str(e[3]) for e in log if e[0] == n and e[2] == "MIGRATION")
-                        for n in world.vms
-                    ))
             for vm in world.vms.values():
                 if vm.cancel_after_completion and vm.s.state == MigrationStatus.CANCELLED:
                     reached.add("MIG-WITNESS-001")
                 if vm.cancel_after_completion and vm.s.state == MigrationStatus.COMPLETED:
                     reached.add("MIG-WITNESS-002")
-            for label in labels:
-                child = clone(world)
-                child_used = self.apply(child, used, label)
-                fired.update(child.fired)
-                new = tuple(compact(n, o) for n, o in child.log[len(world.log):])
-                child_log = log + new if new else log
-                for prop, detail in self.edge_violations(world, child, label, log, new):
-                    note(prop, sid, detail, label, child_log)
-                k = (key(child), child_used, child_log)
-                cid = index.get(k)
-                if cid is None:
-                    cid = len(parent)
-                    index[k] = cid
-                    parent.append((sid, label))
-                    logs.append(child_log)
-                    edges.append([])
-                    good.append(False)
-                    expanded.append(False)
-                    enabled.append(frozenset())
-                    edge_actor.append([])
-                    if len(parent) <= limit:
-                        worlds[cid] = (child, child_used)
-                        queue.append(cid)
-                    else:
-                        result.complete = False
-                edges[sid].append(cid)
-                edge_actor[sid].append(_actor(label))
+            node = _Node(
+                labels, quiescent,
+                frozenset(_actor(lb) for lb, _ in labels if lb[0] == "engine"),
+                final_events(world, quiescent),
+                quiescent and self.good(world),
+            )
+            nodes[wid] = node
+            return node
+
+        def make_move(wid: int, label: Label) -> _Move:
+            world = worlds[wid]
+            child = clone(world)
+            self.perform(child, label)
+            raw = child.log
+            new = tuple([compact(n, o) for n, o in raw])
+            static = tuple(self.step_violations(world, child, label, raw, new))
+            fired.update(child.fired)
+            child.log = []
+            child.fired = []
+            k = key(child)
+            cwid = world_ids.get(k)
+            if cwid is None:
+                cwid = world_ids[k] = len(worlds)
+                worlds.append(child)
+                nodes.append(None)
+            new_id = new_ids.get(new)
+            if new_id is None:
+                new_id = new_ids[new] = len(new_ids)
+            move = _Move(label, cwid, new, new_id, static,
+                         any(e[1] == "E" and e[2] == "MIGRATION" for e in new), _actor(label))
+            moves[(wid, label)] = move
+            return move
+
+        def expand_place(pid: int, sid: int) -> tuple[Succ, _Node]:
+            wid, used = places[pid]
+            node = nodes[wid] or world_node(wid, sid)
+            succ: Succ = []
+            for label, b in node.labels:
+                if b >= 0 and used[b] >= budget[b]:
+                    continue
+                move = moves.get((wid, label)) or make_move(wid, label)
+                for prop, detail in move.static:
+                    note(prop, sid, detail, label, logs[state_key[sid] & _LOW] + move.new)
+                child = (move.world, _spend(used, b) if b >= 0 else used)
+                cpid = place_ids.get(child)
+                if cpid is None:
+                    cpid = place_ids[child] = len(places)
+                    places.append(child)
+                    place_succ.append(None)
+                    place_first.append(-1)
+                succ.append((cpid, move.new_id, move))
+            place_succ[pid] = (succ, node)
+            return succ, node
+
+        successors = self.successors
+        index_get = index.get
+        extended_get = extended.get
+        # States are numbered in the order found, so the queue of the
+        # breadth-first search is the states from ``sid`` on (up to the bound).
+        sid = -1
+        last_sid = min(len(state_key), limit) - 1
+        while sid < last_sid:
+            sid += 1
+            k = state_key[sid]
+            pid = k >> 32
+            lid = k & _LOW
+            info = place_succ[pid]
+            if info is None:
+                place_first[pid] = sid
+                info = expand_place(pid, sid)
+            succ, node = info
+            if node.finals:
+                for prop, detail in final_event_violations(node.finals, lasts[lid]):
+                    note(prop, sid, detail)
+            if sequences and node.quiescent:
+                quiescent_logs.add(lid)
+            edges += len(succ)
+            for cpid, new_id, move in succ:
+                clid = lid
+                if new_id:
+                    clid = extended_get(lid << 32 | new_id, -1)
+                    if clid < 0:
+                        # The first time this log meets what this move shows:
+                        # the earliest state where MIG-SAFETY-003 can fail so.
+                        full = logs[lid] + move.new
+                        clid = log_ids.get(full, -1)
+                        if clid < 0:
+                            clid = log_ids[full] = len(logs)
+                            logs.append(full)
+                            lasts.append(last_statuses(move.new, lasts[lid]))
+                        extended[lid << 32 | new_id] = clid
+                        if move.events:
+                            for prop, detail in event_order_violations(
+                                    successors, lasts[lid], move.new):
+                                note(prop, sid, detail, move.label, full)
+                k2 = cpid << 32 | clid
+                cid = index_get(k2, -1)
+                if cid < 0:
+                    cid = index[k2] = len(parent)
+                    parent.append(sid)
+                    via.append(move)
+                    state_key.append(k2)
+                    if keep_graph:
+                        graph.append([])
+                if keep_graph:
+                    graph[sid].append(cid)
+            last_sid = min(len(state_key), limit) - 1
         result.states = len(parent)
-        result.edges = sum(len(e) for e in edges)
+        result.complete = len(parent) <= limit
+        result.edges = edges
+        result.worlds = len(worlds)
+        result.places = len(places)
         if keep_graph:
-            result.graph = edges
-        self._liveness(edges, good, expanded, note)
-        for component in fair_cycles(edges, edge_actor, enabled, good):
-            note("MIG-LIVE-002", component[0], f"a fair cycle of {len(component)} states "
-                 "never reaches termination")
+            result.graph = graph
+        self._liveness(places, place_succ, place_first, note)
         declared = [t.trigger for t in transitions_for(self.profile)]
         result.transitions_declared = list(dict.fromkeys(declared))
         result.transitions_fired = [t for t in result.transitions_declared if t in fired]
@@ -507,13 +729,13 @@ class Explorer:
             result.witnesses[witness] = witness in reached
             if witness not in reached:
                 found.setdefault((witness, ""), (0, None, (), "never reached"))
-        for (prop, _), (sid, last, seen, detail) in sorted(found.items(),
-                                                             key=lambda kv: kv[1][0]):
+        for (prop, _), (sid, last_label, seen, detail) in sorted(
+                found.items(), key=lambda kv: kv[1][0]):
             kind = "liveness" if prop.startswith("MIG-LIVE") else (
                 "witness" if prop.startswith("MIG-WITNESS") else "safety")
-            path = [] if kind == "witness" else self._path(parent, sid)
-            if last is not None:
-                path.append(last)
+            path = [] if kind == "witness" else self._path(parent, via, sid)
+            if last_label is not None:
+                path.append(last_label)
             defects = self.attribute(prop, path) if kind != "witness" else []
             result.violations.append(Violation(
                 prop, kind, detail,
@@ -523,11 +745,14 @@ class Explorer:
                 defects[0] if defects else None,
                 seen,
                 defects,
+                path,
             ))
-        for n_i, name in enumerate(self.root.vms):
-            distinct = {seq[n_i] for seq in seqs if n_i < len(seq)}
-            if sequences:
-                result.sequences[name] = [list(seq) for seq in sorted(distinct)]
+        if sequences:
+            for name in self.root.vms:
+                result.sequences[name] = [list(seq) for seq in sorted({
+                    tuple(str(e[3]) for e in logs[lid] if e[0] == name and e[2] == "MIGRATION")
+                    for lid in quiescent_logs
+                })]
         result.seconds = time.perf_counter() - start
         return result
 
@@ -535,20 +760,37 @@ class Explorer:
         """The seed defects that explain a violation: each recorded defect whose
         repair alone (added to this profile) removes the counterexample, because
         a step of the trace can no longer happen or the property no longer fails
-        along it."""
-        found: list[str] = []
-        for defect in DEFECTS:
-            if defect.id in self.prof.repaired:
-                continue
-            variant = self._variants.get(defect.id)
-            if variant is None:
-                repaired = self.prof.repaired | {defect.id}
-                variant = Explorer(self.scenario, Profile(
-                    f"{self.profile}+{defect.id}", repaired, f"{self.profile} with one repair"))
-                self._variants[defect.id] = variant
-            if not variant.violates_along(prop, path):
-                found.append(defect.id)
-        return found
+        along it.
+
+        The trace is first replayed here with a recording profile: a defect
+        whose repair site the replay never consults, and whose repair adds no
+        transition, cannot change a safety counterexample, so only the others
+        are replayed with the repair. (Liveness looks beyond the trace, so for
+        it every defect is tried.)"""
+        candidates = [d.id for d in DEFECTS if d.id not in self.prof.repaired]
+        if not prop.startswith("MIG-LIVE"):
+            recorder = self._variant("", self.prof.repaired)
+            assert isinstance(recorder.prof, RecordingProfile)
+            recorder.prof.consulted.clear()
+            recorder.prof.consulted.update(recorder.setup_consulted)
+            if recorder.violates_along(prop, path):
+                relevant = recorder.prof.consulted | _ADDS_TRANSITION
+                candidates = [d for d in candidates if d in relevant]
+        return [
+            d for d in candidates
+            if not self._variant(d, self.prof.repaired | {d}).violates_along(prop, path)
+        ]
+
+    def _variant(self, defect: str, repaired: frozenset[str]) -> Explorer:
+        """This exploration with ``repaired`` (cached by ``defect``; "" is
+        this profile itself, recording the repair sites it consults)."""
+        variant = self._variants.get(defect)
+        if variant is None:
+            name = f"{self.profile}+{defect}" if defect else self.profile
+            prof: Profile = RecordingProfile(name, repaired, "recording") if not defect else \
+                Profile(name, repaired, f"{self.profile} with one repair")
+            variant = self._variants[defect] = Explorer(self.scenario, prof)
+        return variant
 
     def violates_along(self, prop: str, path: list[Label]) -> bool:
         """Replaying ``path`` here shows a violation of ``prop`` (for liveness:
@@ -596,36 +838,61 @@ class Explorer:
         return bool(queue)
 
     @staticmethod
-    def _path(parent: list[tuple[int, Label | None]], sid: int) -> list[Label]:
+    def _path(parent: list[int], via: list[_Move | None], sid: int) -> list[Label]:
         path: list[Label] = []
         while sid > 0:
-            pid, label = parent[sid]
-            assert label is not None
-            path.append(label)
-            sid = pid
+            move = via[sid]
+            assert move is not None
+            path.append(move.label)
+            sid = parent[sid]
         path.reverse()
         return path
 
     @staticmethod
-    def _liveness(edges: list[list[int]], good: list[bool], expanded: list[bool],
-                  note: Any) -> None:
-        """MIG-LIVE-001: every state can reach a good quiescent state (states
-        left unexpanded by the bound count as able to)."""
-        n = len(edges)
+    def _liveness(
+        places: list[tuple[int, tuple[int, ...]]],
+        place_succ: list[tuple[Succ, _Node] | None],
+        place_first: list[int],
+        note: Any,
+    ) -> None:
+        """MIG-LIVE-001 and MIG-LIVE-002, decided on the places: what can
+        happen from a state depends on its place alone, so a state can reach a
+        good state exactly when its place can. A cycle of states is a cycle of
+        places whose moves show clients nothing; a cycle of places that shows
+        something would make infinitely many states, and the exploration would
+        end incomplete. Places left unexpanded by the bound count as able to
+        reach a good state. Each finding is reported at the first state of its
+        earliest place."""
+        n = len(places)
+        edges: list[list[int]] = [[] for _ in range(n)]
+        actors: list[list[str]] = [[] for _ in range(n)]
+        good = [False] * n
+        enabled: list[frozenset[str]] = [frozenset()] * n
         reverse: list[list[int]] = [[] for _ in range(n)]
-        for sid, targets in enumerate(edges):
-            for cid in targets:
-                reverse[cid].append(sid)
-        ok = [good[i] or not expanded[i] for i in range(n)]
+        for pid, info in enumerate(place_succ):
+            if info is None:
+                continue
+            succ, node = info
+            good[pid] = node.good
+            enabled[pid] = node.enabled
+            for cpid, _, move in succ:
+                edges[pid].append(cpid)
+                actors[pid].append(move.actor)
+                reverse[cpid].append(pid)
+        ok = [good[i] or place_succ[i] is None for i in range(n)]
         stack = [i for i in range(n) if ok[i]]
         while stack:
             cid = stack.pop()
-            for sid in reverse[cid]:
-                if not ok[sid]:
-                    ok[sid] = True
-                    stack.append(sid)
-        for sid in range(n):
-            if not ok[sid]:
-                note("MIG-LIVE-001", sid, "no quiescent state with every migration terminal "
-                     "is reachable from here")
-                break
+            for pid in reverse[cid]:
+                if not ok[pid]:
+                    ok[pid] = True
+                    stack.append(pid)
+        stuck = [place_first[i] for i in range(n) if not ok[i]]
+        if stuck:
+            note("MIG-LIVE-001", min(stuck), "no quiescent state with every migration "
+                 "terminal is reachable from here")
+        cycles = fair_cycles(edges, actors, enabled, good)
+        if cycles:
+            first = min(cycles, key=lambda c: min(place_first[i] for i in c))
+            note("MIG-LIVE-002", min(place_first[i] for i in first),
+                 f"a fair cycle of {len(first)} states never reaches termination")

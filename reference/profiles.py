@@ -7,7 +7,7 @@ site. There is no copy of the engine per profile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from migspec.spec.defects import DEFECTS
 
@@ -22,6 +22,20 @@ class Profile:
 
     def repairs(self, defect_id: str) -> bool:
         """True when this profile repairs ``defect_id``."""
+        return defect_id in self.repaired
+
+
+@dataclass(frozen=True)
+class RecordingProfile(Profile):
+    """A profile that records which defects' repair sites the engine consulted:
+    a run that never consults a defect's site behaves the same whether or not
+    that defect is repaired (unless the repair adds a transition to the table)."""
+
+    consulted: set[str] = field(default_factory=set, compare=False, hash=False)
+
+    def repairs(self, defect_id: str) -> bool:
+        """True when this profile repairs ``defect_id``; the query is recorded."""
+        self.consulted.add(defect_id)
         return defect_id in self.repaired
 
 
