@@ -10,6 +10,7 @@ against the specification it should meet.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -62,12 +63,26 @@ def _decision(name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]
 
 def _obj(target: Any, name: str, make: Callable[[Any], Any]) -> Callable[
         [], AbstractContextManager[None]]:
-    """Patch ``target.<name>`` with ``make(original)``."""
+    """Patch ``target.<name>`` with ``make(original)``, and every reference
+    module that imported the same function by name (``from mainloop import
+    migrate_fd_connect``): a fault in a function is a fault for all callers."""
     @contextmanager
     def patcher() -> Iterator[None]:
-        with mock.patch.object(target, name, make(getattr(target, name))):
+        original = getattr(target, name)
+        faulty = make(original)
+        with ExitStack() as stack:
+            stack.enter_context(mock.patch.object(target, name, faulty))
+            for module in _reference_modules():
+                if module is not target and getattr(module, name, None) is original:
+                    stack.enter_context(mock.patch.object(module, name, faulty))
             yield
     return patcher
+
+
+def _reference_modules() -> list[Any]:
+    """The loaded modules of the reference engine."""
+    prefix = "migspec.reference."
+    return [m for n, m in sorted(sys.modules.items()) if n.startswith(prefix) and m is not None]
 
 
 def _handler(command: str, make: Callable[[H.Handler], H.Handler]) -> Callable[

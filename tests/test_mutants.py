@@ -1,0 +1,37 @@
+"""The mutant catalogue plants its faults where every caller sees them."""
+
+from __future__ import annotations
+
+from migspec.properties.mutants import MUTANT_BY_ID, MUTANTS, applied
+from migspec.reference import handlers, mainloop
+from migspec.reference.engine import Engine
+
+
+def test_catalogue_is_large_and_cites_requirements() -> None:
+    from migspec.spec.requirements import REQUIREMENT_BY_ID
+    assert len(MUTANTS) >= 25
+    assert len({m.id for m in MUTANTS}) == len(MUTANTS)
+    assert all(m.requirement in REQUIREMENT_BY_ID for m in MUTANTS)
+
+
+def test_a_patched_function_is_patched_for_every_module_that_imported_it() -> None:
+    """handlers.py does ``from mainloop import migrate_fd_connect``: M29 must
+    reach that name too, or an immediate connect would run the good code."""
+    good = mainloop.migrate_fd_connect
+    assert vars(handlers)["migrate_fd_connect"] is good
+    with applied(MUTANT_BY_ID["M29-expected-downtime-units"]):
+        assert mainloop.migrate_fd_connect is not good
+        assert vars(handlers)["migrate_fd_connect"] is mainloop.migrate_fd_connect
+        engine = Engine("seed")
+        engine.execute({"execute": "migrate", "arguments": {"uri": "exec:cat"}})
+        engine.advance(0)
+        reply = engine.execute({"execute": "query-migrate"})
+        assert reply is not None
+        assert reply["return"]["expected-downtime"] == 300_000
+    assert vars(handlers)["migrate_fd_connect"] is good is mainloop.migrate_fd_connect
+    engine = Engine("seed")
+    engine.execute({"execute": "migrate", "arguments": {"uri": "exec:cat"}})
+    engine.advance(0)
+    reply = engine.execute({"execute": "query-migrate"})
+    assert reply is not None
+    assert reply["return"]["expected-downtime"] == 300
