@@ -214,8 +214,9 @@ class _Move(NamedTuple):
 #: The low half of a packed (place, log) state key.
 _LOW = (1 << 32) - 1
 
-#: A place's successors: (the place a move leads to, the id of what it shows
-#: clients or 0 for nothing, the move).
+#: A place's successors: (the place a move leads to, shifted into the high
+#: half of a state key; the id of what it shows clients or 0 for nothing; the
+#: move).
 Succ = list[tuple[int, int, _Move]]
 
 
@@ -657,20 +658,19 @@ class Explorer:
                     places.append(child)
                     place_succ.append(None)
                     place_first.append(-1)
-                succ.append((cpid, move.new_id, move))
+                succ.append((cpid << 32, move.new_id, move))
             place_succ[pid] = (succ, node)
             return succ, node
 
         successors = self.successors
-        index_get = index.get
+        index_setdefault = index.setdefault
         extended_get = extended.get
         # States are numbered in the order found, so the queue of the
-        # breadth-first search is the states from ``sid`` on (up to the bound).
-        sid = -1
-        last_sid = min(len(state_key), limit) - 1
-        while sid < last_sid:
-            sid += 1
-            k = state_key[sid]
+        # breadth-first search is the list of states itself, read as it grows
+        # (up to the bound).
+        for sid, k in enumerate(state_key):
+            if sid >= limit:
+                break
             pid = k >> 32
             lid = k & _LOW
             info = place_succ[pid]
@@ -684,7 +684,7 @@ class Explorer:
             if sequences and node.quiescent:
                 quiescent_logs.add(lid)
             edges += len(succ)
-            for cpid, new_id, move in succ:
+            for cbase, new_id, move in succ:
                 clid = lid
                 if new_id:
                     clid = extended_get(lid << 32 | new_id, -1)
@@ -702,10 +702,10 @@ class Explorer:
                             for prop, detail in event_order_violations(
                                     successors, lasts[lid], move.new):
                                 note(prop, sid, detail, move.label, full)
-                k2 = cpid << 32 | clid
-                cid = index_get(k2, -1)
-                if cid < 0:
-                    cid = index[k2] = len(parent)
+                k2 = cbase | clid
+                n = len(parent)
+                cid = index_setdefault(k2, n)
+                if cid == n:
                     parent.append(sid)
                     via.append(move)
                     state_key.append(k2)
@@ -713,7 +713,6 @@ class Explorer:
                         graph.append([])
                 if keep_graph:
                     graph[sid].append(cid)
-            last_sid = min(len(state_key), limit) - 1
         result.states = len(parent)
         result.complete = len(parent) <= limit
         result.edges = edges
@@ -875,7 +874,8 @@ class Explorer:
             succ, node = info
             good[pid] = node.good
             enabled[pid] = node.enabled
-            for cpid, _, move in succ:
+            for cbase, _, move in succ:
+                cpid = cbase >> 32
                 edges[pid].append(cpid)
                 actors[pid].append(move.actor)
                 reverse[cpid].append(pid)
