@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from migspec.properties.graphs import fair_cycles
 from migspec.properties.scenarios import Scenario
 from migspec.reference import scheduler as sched
 from migspec.reference.engine import Engine, execute_now, tick
@@ -237,78 +238,6 @@ def _actor(label: Label) -> str:
     if label[0] == "engine":
         return f"{label[1]}.{label[2]}"
     return str(label[0])
-
-
-def strongly_connected(edges: list[list[int]]) -> list[list[int]]:
-    """Tarjan's strongly connected components (iterative), each sorted."""
-    index: list[int] = [-1] * len(edges)
-    low: list[int] = [0] * len(edges)
-    on_stack = [False] * len(edges)
-    stack: list[int] = []
-    out: list[list[int]] = []
-    counter = 0
-    for root in range(len(edges)):
-        if index[root] != -1:
-            continue
-        work = [(root, 0)]
-        while work:
-            node, i = work.pop()
-            if i == 0:
-                index[node] = low[node] = counter
-                counter += 1
-                stack.append(node)
-                on_stack[node] = True
-            recurse = False
-            for j in range(i, len(edges[node])):
-                nxt = edges[node][j]
-                if index[nxt] == -1:
-                    work.append((node, j + 1))
-                    work.append((nxt, 0))
-                    recurse = True
-                    break
-                if on_stack[nxt]:
-                    low[node] = min(low[node], index[nxt])
-            if recurse:
-                continue
-            if work:
-                parent_node = work[-1][0]
-                low[parent_node] = min(low[parent_node], low[node])
-            if low[node] == index[node]:
-                component: list[int] = []
-                while True:
-                    top = stack.pop()
-                    on_stack[top] = False
-                    component.append(top)
-                    if top == node:
-                        break
-                out.append(sorted(component))
-    return out
-
-
-def fair_cycles(
-    edges: list[list[int]],
-    edge_actor: list[list[str]],
-    enabled: list[frozenset[str]],
-    good: list[bool],
-) -> list[list[int]]:
-    """Cycles that avoid every good state although weakly fair (MIG-LIVE-002):
-    every engine actor enabled throughout the cycle also acts inside it."""
-    found: list[list[int]] = []
-    for component in strongly_connected(edges):
-        members = set(component)
-        inner = [
-            (sid, actor)
-            for sid in component
-            for cid, actor in zip(edges[sid], edge_actor[sid], strict=True)
-            if cid in members
-        ]
-        if not inner or any(good[sid] for sid in component):
-            continue
-        always = frozenset.intersection(*(enabled[sid] for sid in component))
-        acting = {actor for _, actor in inner}
-        if always <= acting:
-            found.append(component)
-    return found
 
 
 def _in_progress(vm: VM) -> bool:

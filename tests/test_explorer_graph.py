@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migspec.properties.explorer import fair_cycles, strongly_connected
+from migspec.properties.graphs import fair_cycles, strongly_connected
 
 
 def test_strongly_connected_components() -> None:
