@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from migspec.reference import scheduler as sched
+from migspec.reference import thread
 from migspec.reference.environment import Env
 from migspec.reference.handlers import QmpError, qemu_start_incoming_migration
 from migspec.reference.profiles import Profile, get_profile
@@ -166,6 +167,9 @@ class Engine:
     def step_thread_until(self, vm: str, pc: str, limit: int = 100_000) -> None:
         """Step ``vm``'s migration thread until its next region is ``pc`` (a
         program counter of reference/thread.py), the same in every profile."""
+        if not isinstance(pc, str) or pc not in thread.PROGRAM_COUNTERS:
+            raise EngineError(f"step until must be a thread program counter "
+                              f"(one of: {', '.join(thread.PROGRAM_COUNTERS)})")
         for _ in range(limit):
             live = [t for t in self.vm(vm).threads.values() if not t.done]
             if not live:

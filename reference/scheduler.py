@@ -122,7 +122,8 @@ def run(
     is enabled, up to ``until_us``.
 
     Returns True when nothing can move any more. With ``stop_at_quiescence``
-    the clock stays where that happened; otherwise it ends at ``until_us``.
+    the clock stays where that happened; otherwise, and whenever something
+    still waits for a later time, it ends at ``until_us``.
     """
     chooser = scheduler or DefaultScheduler()
     for _ in range(max_steps):
@@ -132,7 +133,7 @@ def run(
             continue
         when = next_time(world)
         if when is None or when > until_us:
-            if not stop_at_quiescence:
+            if when is not None or not stop_at_quiescence:
                 world.clock_us = max(world.clock_us, until_us)
             return when is None
         world.clock_us = when

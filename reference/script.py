@@ -70,7 +70,7 @@ def parse(text: str, where: str = "<script>") -> list[ScriptLine]:
 
 def _check_directive(where: str, number: int, obj: dict[str, Any]) -> None:
     name = obj["migspec"]
-    if name not in DIRECTIVES:
+    if not isinstance(name, str) or name not in DIRECTIVES:
         raise ScriptError(
             where, number, f"unknown directive {name!r} (known: {', '.join(sorted(DIRECTIVES))})"
         )
@@ -88,7 +88,7 @@ def _check_directive(where: str, number: int, obj: dict[str, Any]) -> None:
 def _int(obj: dict[str, Any], key: str, default: int) -> int:
     value = obj.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise EngineError(f"{key} must be a non-negative integer")
+        raise EngineError(f"{obj['migspec']} {key} must be a non-negative integer")
     return value
 
 
@@ -99,9 +99,11 @@ def run_line(engine: Engine, line: ScriptLine) -> list[dict[str, Any]]:
     if name is None:
         engine.execute(obj)
         return engine.output()
-    vm = obj.get("vm", DESTINATION if name in ("incoming", "feed") else SOURCE)
-    if not isinstance(vm, str):
-        raise EngineError("vm must be a string")
+    vm = SOURCE
+    if name == "vm" or "vm" in DIRECTIVES[name][1]:
+        vm = obj.get("vm", DESTINATION if name in ("incoming", "feed") else SOURCE)
+        if not isinstance(vm, str):
+            raise EngineError(f"{name} vm must be a string")
     extra: list[dict[str, Any]] = []
     if name == "settle":
         if not engine.settle(_int(obj, "max_ms", DEFAULT_SETTLE_MS)):
@@ -127,17 +129,21 @@ def run_line(engine: Engine, line: ScriptLine) -> list[dict[str, Any]]:
         until = obj.get("until")
         if until is None:
             engine.step(vm, str(obj.get("actor", "thread")), task)
-        elif not isinstance(until, str):
-            raise EngineError("step until must be a thread program counter")
+        elif obj.get("actor", "thread") != "thread" or "task" in obj:
+            raise EngineError("step until steps the migration thread: it takes no task, "
+                              "and no actor but 'thread'")
         else:
             engine.step_thread_until(vm, until)
     elif name == "feed":
         runstate = obj.get("runstate")
-        engine.feed(vm, str(obj["outcome"]), runstate if isinstance(runstate, str) else None)
+        if runstate is not None and not isinstance(runstate, str):
+            raise EngineError("feed runstate must be a run-state name or null")
+        engine.feed(vm, str(obj["outcome"]), runstate)
     elif name == "tick":
         if not tick(engine.world):
             raise EngineError("tick: nothing waits for time")
     elif name == "trace":
+        engine.vm(vm)
         kept = []
         for who, entry in engine.world.trace:
             if who == vm:

@@ -2,19 +2,19 @@
 
 Each program counter is one region that runs without interruption:
 
-========== ============ =====================================================
-pc         lines        why the region ends there
-========== ============ =====================================================
-begin      914-925      qemu_savevm_state_begin takes time (``env.setup_ms``)
-setup_cas  926-927      the CAS; its event is sent unlocked afterwards
-emit       532          ``migrate_generate_event`` after any thread CAS
-loop_check 929          reads ``s->state`` without the lock (cancel races it)
-iterate    933-937      decides iterate or complete; iterate takes time
-complete   941-954      holds the big lock while the stream ends (downtime)
-after_cmpl 956-966      CAS after the lock is dropped: a cancel can win here
-errcheck   970-1000     file error CAS, bandwidth arithmetic, sleep
-final      1003-1023    under the big lock: end times, restart, schedule cleanup
-========== ============ =====================================================
+============== ========= ========================================================
+pc             lines     why the region ends there
+============== ========= ========================================================
+begin          914-925   qemu_savevm_state_begin takes time (``env.setup_ms``)
+setup_cas      926-927   the CAS; its event is sent unlocked afterwards
+emit           532       ``migrate_generate_event`` after any thread CAS
+loop_check     929       reads ``s->state`` without the lock (cancel races it)
+iterate        933-937   decides iterate or complete; iterate takes time
+complete       941-954   holds the big lock while the stream ends (downtime)
+after_complete 956-966   CAS after the lock is dropped: a cancel can win here
+errcheck       970-1000  file error CAS, bandwidth arithmetic, sleep
+final          1003-1023 under the big lock: end times, restart, schedule cleanup
+============== ========= ========================================================
 """
 
 from __future__ import annotations
@@ -25,6 +25,13 @@ from migspec.reference.world import Crash, World
 from migspec.spec import constants as C
 from migspec.spec.runstates import RunState
 from migspec.spec.states import MigrationStatus as S
+
+#: Every program counter, in the order of the table above (``step until``
+#: takes one of these).
+PROGRAM_COUNTERS = (
+    "begin", "setup_cas", "emit", "loop_check", "iterate", "complete", "after_complete",
+    "errcheck", "final",
+)
 
 #: Regions that need the big lock.
 LOCKED = frozenset({"complete", "final"})
