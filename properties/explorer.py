@@ -129,6 +129,11 @@ def compact(name: str, obj: dict[str, Any]) -> tuple[Any, ...]:
     return (name, "X", str(obj.get("reason", "")))
 
 
+def _tag(prop: str, detail: str) -> tuple[str, str]:
+    """How findings are told apart: one per property, crashes one per reason."""
+    return (prop, detail if prop == "MIG-SAFETY-001" else "")
+
+
 def _spend(used: tuple[int, ...], index: int) -> tuple[int, ...]:
     """The budget use after one more of action ``index``."""
     return used[:index] + (used[index] + 1,) + used[index + 1:]
@@ -522,7 +527,7 @@ class Explorer:
 
         def note(prop: str, sid: int, detail: str, label: Label | None = None,
                  seen: LogKey | None = None) -> None:
-            tag = (prop, detail if prop == "MIG-SAFETY-001" else "")
+            tag = _tag(prop, detail)
             if tag not in found:
                 seen = logs[state_key[sid] & _LOW] if seen is None else seen
                 found[tag] = (sid, label, seen, detail)
@@ -579,7 +584,8 @@ class Explorer:
                     continue
                 move = moves.get((wid, label)) or make_move(wid, label)
                 for prop, detail in move.static:
-                    note(prop, sid, detail, label, logs[state_key[sid] & _LOW] + move.new)
+                    if _tag(prop, detail) not in found:
+                        note(prop, sid, detail, label, logs[state_key[sid] & _LOW] + move.new)
                 child = (move.world, _spend(used, b) if b >= 0 else used)
                 cpid = place_ids.get(child)
                 if cpid is None:
@@ -649,7 +655,7 @@ class Explorer:
         result.places = len(places)
         if keep_graph:
             result.graph = graph
-        self._liveness(places, place_succ, place_first, note)
+        self._liveness(place_succ, place_first, note)
         declared = [t.trigger for t in transitions_for(self.profile)]
         result.transitions_declared = list(dict.fromkeys(declared))
         result.transitions_fired = [t for t in result.transitions_declared if t in fired]
@@ -778,7 +784,6 @@ class Explorer:
 
     @staticmethod
     def _liveness(
-        places: list[tuple[int, tuple[int, ...]]],
         place_succ: list[tuple[Succ, _Node] | None],
         place_first: list[int],
         note: Any,
@@ -791,7 +796,7 @@ class Explorer:
         end incomplete. Places left unexpanded by the bound count as able to
         reach a good state. Each finding is reported at the first state of its
         earliest place."""
-        n = len(places)
+        n = len(place_succ)
         edges: list[list[int]] = [[] for _ in range(n)]
         actors: list[list[str]] = [[] for _ in range(n)]
         good = [False] * n

@@ -14,6 +14,18 @@ def test_catalogue_is_large_and_cites_requirements() -> None:
     assert all(m.requirement in REQUIREMENT_BY_ID for m in MUTANTS)
 
 
+def _expected_downtime_after_connect() -> int:
+    """expected-downtime in the first active query-migrate after an immediate
+    (exec:) connect: max_downtime in ms (line 1029, MIG-CONNECT-001)."""
+    engine = Engine("seed")
+    engine.execute({"execute": "migrate", "arguments": {"uri": "exec:cat"}})
+    engine.advance(0)
+    reply = engine.execute({"execute": "query-migrate"})
+    assert reply is not None
+    value: int = reply["return"]["expected-downtime"]
+    return value
+
+
 def test_a_patched_function_is_patched_for_every_module_that_imported_it() -> None:
     """handlers.py does ``from mainloop import migrate_fd_connect``: M29 must
     reach that name too, or an immediate connect would run the good code."""
@@ -22,16 +34,6 @@ def test_a_patched_function_is_patched_for_every_module_that_imported_it() -> No
     with applied(MUTANT_BY_ID["M29-expected-downtime-units"]):
         assert mainloop.migrate_fd_connect is not good
         assert vars(handlers)["migrate_fd_connect"] is mainloop.migrate_fd_connect
-        engine = Engine("seed")
-        engine.execute({"execute": "migrate", "arguments": {"uri": "exec:cat"}})
-        engine.advance(0)
-        reply = engine.execute({"execute": "query-migrate"})
-        assert reply is not None
-        assert reply["return"]["expected-downtime"] == 300_000
+        assert _expected_downtime_after_connect() == 300_000  # microseconds: the fault
     assert vars(handlers)["migrate_fd_connect"] is good is mainloop.migrate_fd_connect
-    engine = Engine("seed")
-    engine.execute({"execute": "migrate", "arguments": {"uri": "exec:cat"}})
-    engine.advance(0)
-    reply = engine.execute({"execute": "query-migrate"})
-    assert reply is not None
-    assert reply["return"]["expected-downtime"] == 300
+    assert _expected_downtime_after_connect() == 300  # the default 300 ms
