@@ -591,9 +591,12 @@ class _Trace:
                 first = at
         return first
 
-    def match(self, ptrs: tuple[int, ...], out: tuple[tuple[str, Abs], ...],
-              complete: bool) -> tuple[int, ...] | None:
-        """The pointers after a move that logged ``out``; None on a mismatch."""
+    def match(self, k: int, ptrs: tuple[int, ...], out: tuple[tuple[str, Abs], ...],
+              complete: bool, miss: dict[int, set[str]] | None = None
+              ) -> tuple[int, ...] | None:
+        """The pointers after a move that logged ``out``; None on a mismatch,
+        which is noted in ``miss`` (observation index -> what the engine
+        showed there) when that observation is the first one left unmatched."""
         if not out:
             return ptrs
         p = list(ptrs)
@@ -601,16 +604,27 @@ class _Trace:
             v = self.vms.get(name)
             if v is None:
                 if complete:
+                    if miss is not None:
+                        self._miss(miss, k, p, self.n, f"{name}: {describe(ab)}")
                     return None
                 continue
             stream = self.streams[v]
             if p[v] < len(stream):
                 if stream[p[v]] != ab:
+                    if miss is not None:
+                        self._miss(miss, k, p, self.positions[v][p[v]], describe(ab))
                     return None
                 p[v] += 1
             elif complete:
+                if miss is not None:
+                    self._miss(miss, k, p, self.n, f"{name}: {describe(ab)}")
                 return None
         return tuple(p)
+
+    def _miss(self, miss: dict[int, set[str]], k: int, p: list[int], at: int,
+              what: str) -> None:
+        if self.first_unmatched(k, tuple(p)) == at:
+            miss.setdefault(at, set()).add(what)
 
 
 State = tuple[int, int, int, tuple[int, ...]]
@@ -649,13 +663,13 @@ def check_trace(
     return verdict
 
 
-def _successors(graph: _Graph, t: _Trace, state: State, complete: bool
-                ) -> list[tuple[Label, State]]:
+def _successors(graph: _Graph, t: _Trace, state: State, complete: bool,
+                miss: dict[int, set[str]]) -> list[tuple[Label, State]]:
     wid, k, mask, ptrs = state
     out: list[tuple[Label, State]] = []
     edges, quiescent = graph.moves(wid)
     for edge in edges:
-        new = t.match(ptrs, edge.out, complete)
+        new = t.match(k, ptrs, edge.out, complete, miss)
         if new is not None:
             out.append((edge.label, (edge.child, k, mask, new)))
     for j in range(len(graph.env.env_events)):
@@ -670,31 +684,33 @@ def _successors(graph: _Graph, t: _Trace, state: State, complete: bool
         else:
             edge2 = graph.apply_input(wid, inp)
             if edge2 is not None:
-                new = t.match(ptrs, edge2.out, complete)
+                new = t.match(k + 1, ptrs, edge2.out, complete, miss)
                 if new is not None:
                     out.append((inp, (edge2.child, k + 1, mask, new)))
     return out
 
 
 def _search(graph: _Graph, t: _Trace, complete: bool) -> TraceVerdict:
+    """Depth first over the states consistent with the trace; the first
+    state that matched everything (and, with ``complete``, is quiescent) wins."""
     root: State = (0, 0, 0, tuple(0 for _ in t.streams))
     parent: dict[State, tuple[State | None, Label | None]] = {root: (None, None)}
     stack = [root]
     best = -1
-    best_states: list[State] = []
+    best_state = root
+    #: observation index -> what some state could show there instead
+    miss: dict[int, set[str]] = {}
     done: State | None = None
     bounded = False
     while stack:
         state = stack.pop()
         first = t.first_unmatched(state[1], state[3])
         if first > best:
-            best, best_states = first, [state]
-        elif first == best:
-            best_states.append(state)
+            best, best_state = first, state
         if first == t.n and (not complete or graph.moves(state[0])[1]):
             done = state
             break
-        for label, child in _successors(graph, t, state, complete):
+        for label, child in _successors(graph, t, state, complete, miss):
             if child not in parent:
                 parent[child] = (state, label)
                 stack.append(child)
@@ -704,43 +720,27 @@ def _search(graph: _Graph, t: _Trace, complete: bool) -> TraceVerdict:
     if done is not None:
         return TraceVerdict(True, None, None, [], len(parent), 0.0,
                             _script(graph, parent, done))
-    if bounded:
-        return TraceVerdict(False, best, t.obs[best] if best < t.n else None,
-                            ["(search bound reached)"], len(parent), 0.0,
-                            _script(graph, parent, best_states[0]), True)
-    expected = _alternatives(graph, t, best, best_states)
+    # A move may match some of what it logged before it differs: the first
+    # observation it differs at counts as reached.
+    best = max([best, *miss])
+    expected = ["(search bound reached)"] if bounded else _expected(t, best, miss)
     return TraceVerdict(False, best, t.obs[best] if best < t.n else None, expected,
-                        len(parent), 0.0, _script(graph, parent, best_states[0]))
+                        len(parent), 0.0, _script(graph, parent, best_state), bounded)
 
 
-def _alternatives(graph: _Graph, t: _Trace, index: int, states: list[State]) -> list[str]:
-    """What ``states`` (each matched everything before ``index``) could show at
-    ``index`` instead."""
-    seen: set[str] = set()
-    if index < t.n:
+def _expected(t: _Trace, index: int, miss: dict[int, set[str]]) -> list[str]:
+    """What the engine could show at ``index`` instead, a short sorted list."""
+    shown = sorted(miss.get(index, ()))
+    if not shown:
+        if index >= t.n:
+            return ["the run cannot end quiescent here"]
         obs = t.obs[index]
-        vm = obs["vm"]
         if t.abs[index] is None:
-            inp = t.inputs[next(i for i, p in enumerate(t.input_pos) if p == index)]
-            if inp[0] == "settle":
+            if "settle" in obs:
                 return ["nothing: no admitted state is quiescent here"]
-            return [f"no process {vm!r} can take this {inp[0]} here"]
-    else:
-        vm = None
-    for state in states:
-        edges, quiescent = graph.moves(state[0])
-        if index >= t.n and quiescent:
-            continue
-        for edge in edges:
-            for name, ab in edge.out:
-                if vm is None or name == vm:
-                    seen.add(describe(ab) if vm is not None else f"{name}: {describe(ab)}")
-                    break
-    if not seen:
-        if vm is None:
-            return ["the run cannot end quiescent without logging more"]
-        return [f"nothing more from {vm}"]
-    shown = sorted(seen)
+            kind = "send" if "send" in obs else "start"
+            return [f"no process {obs['vm']!r} can take this {kind} here"]
+        return [f"nothing more from {obs['vm']}"]
     if len(shown) > EXPECTED_SHOWN:
         rest = len(shown) - EXPECTED_SHOWN
         shown = shown[:EXPECTED_SHOWN] + [f"... and {rest} more"]
