@@ -90,6 +90,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from collections import OrderedDict, deque
@@ -996,6 +997,64 @@ def record(
             if obs is not None:
                 trace.append(obs)
     return trace
+
+
+def record_random(
+    inputs: Sequence[Observation],
+    env: Environment,
+    profile: str | Profile = "seed",
+    rng: random.Random | None = None,
+    send_chance: float = 0.3,
+    max_steps: int = 100_000,
+) -> list[Observation]:
+    """What a driver would record from the reference under a random schedule:
+    it makes the inputs of ``inputs`` (``send``, ``start``) in order, each once
+    every earlier command was answered, at a random point; each engine move,
+    connect outcome (:attr:`Environment.connect`) and environment event (each
+    at most once) is chosen at random; the run goes on to quiescence. For the
+    reference as a target of racy scenarios, and for benchmarks."""
+    rng = rng or random.Random()
+    graph = _graph(profile, env)
+    world = clone(graph.worlds[0])
+    pending = [normalize(o, i) for i, o in enumerate(inputs)
+               if isinstance(o, dict) and ("send" in o or "start" in o)]
+    events = list(range(len(env.env_events)))
+    trace: list[Observation] = []
+
+    def flush() -> None:
+        trace.extend(o for n, e in world.log if (o := from_log(n, e)) is not None)
+        world.log.clear()
+
+    for _ in range(max_steps):
+        for j in list(events):
+            if rng.random() < 0.05:
+                events.remove(j)
+                world.env.update(env.env_events[j])
+        labels, quiescent = engine_labels(world)
+        answered = all(not vm.queue for vm in world.vms.values() if vm.exited is None)
+        if pending and answered and (quiescent or rng.random() < send_chance):
+            obs = pending.pop(0)
+            trace.append(obs)
+            name = obs["vm"]
+            if "start" in obs:
+                if not _start(world, name, obs["start"]["incoming"], obs["start"]["paused"]):
+                    raise ValueError(f"cannot start {name!r} as {obs['start']}")
+                flush()
+            elif name in world.vms and world.vms[name].exited is None:
+                world.vms[name].queue.append(obs["send"])
+            continue
+        if quiescent:
+            if not pending:
+                return trace
+            continue
+        label = rng.choice(labels)
+        if label[0] == "engine" and label[3] == "qmp" and env.connect:
+            command = world.vms[label[1]].queue[0]
+            if isinstance(command, dict) and command.get("execute") == "migrate":
+                world.env.connect = rng.choice(env.connect)
+        perform_engine(world, label)
+        flush()
+    raise ValueError(f"the run did not end in {max_steps} steps")
 
 
 def _cmd_check_trace(args: argparse.Namespace) -> int:

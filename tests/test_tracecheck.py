@@ -205,6 +205,19 @@ def test_random_schedules_are_admitted(
     assert len(outcomes) >= 2  # the schedules did race
 
 
+def test_record_random_makes_the_inputs_in_order_and_races() -> None:
+    """The module's own random recorder (for the reference as a racy target):
+    the driver's inputs appear in the order given, and its traces are admitted
+    and differ between schedules."""
+    inputs = [send(EXEC), send(CANCEL), send(QUERY)]
+    rng = random.Random(3)
+    traces = [T.record_random(inputs, SMALL_EVENTS, "seed", rng) for _ in range(30)]
+    for trace in traces:
+        assert [o for o in trace if "send" in o] == inputs
+        assert T.check_trace(trace, SMALL_EVENTS, "seed", complete=True).ok
+    assert len({T.outcome(t) for t in traces}) >= 2
+
+
 # -- traces the seed cannot produce are rejected at the right index ------------------------
 def test_a_plain_completed_run_is_admitted_whatever_its_statistics() -> None:
     """The numbers of a real 128 MiB guest are not those of the small engine
