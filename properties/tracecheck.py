@@ -92,6 +92,7 @@ import argparse
 import json
 import random
 import sys
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
@@ -514,6 +515,17 @@ def _start(world: World, name: str, incoming: str | None, paused: bool) -> bool:
 
 _GRAPHS: OrderedDict[tuple[Any, ...], _Graph] = OrderedDict()
 _VERDICTS: OrderedDict[tuple[Any, ...], TraceVerdict] = OrderedDict()
+_OUTCOMES: OrderedDict[tuple[Any, ...], OutcomeSet] = OrderedDict()
+#: The caches grow as searches run: one search at a time (a harness may
+#: validate from several threads).
+_LOCK = threading.RLock()
+
+
+def _remember(cache: OrderedDict[tuple[Any, ...], Any], k: tuple[Any, ...], value: Any,
+              kept: int) -> None:
+    cache[k] = value
+    while len(cache) > kept:
+        cache.popitem(last=False)
 
 
 def _profile_key(profile: Profile) -> tuple[Any, ...]:
@@ -526,18 +538,19 @@ def _graph(profile: str | Profile, env: Environment) -> _Graph:
     k = (_profile_key(prof), env.cache_key())
     graph = _GRAPHS.get(k)
     if graph is None:
-        graph = _GRAPHS[k] = _Graph(prof, env)
-        while len(_GRAPHS) > GRAPHS_KEPT:
-            _GRAPHS.popitem(last=False)
+        graph = _Graph(prof, env)
+        _remember(_GRAPHS, k, graph, GRAPHS_KEPT)
     else:
         _GRAPHS.move_to_end(k)
     return graph
 
 
 def clear_cache() -> None:
-    """Forget every engine graph and verdict kept."""
-    _GRAPHS.clear()
-    _VERDICTS.clear()
+    """Forget every engine graph, verdict and outcome set kept."""
+    with _LOCK:
+        _GRAPHS.clear()
+        _VERDICTS.clear()
+        _OUTCOMES.clear()
 
 
 # -- checking a trace -----------------------------------------------------------------
@@ -645,23 +658,21 @@ def check_trace(
     environment."""
     started = time.perf_counter()
     prepared = _Trace(trace)
-    graph = _graph(profile, env)
-    vkey = (_profile_key(graph.profile), env.cache_key(), complete, prepared.key)
-    known = _VERDICTS.get(vkey)
-    if known is not None:
+    with _LOCK:
+        graph = _graph(profile, env)
+        vkey = (_profile_key(graph.profile), env.cache_key(), complete, prepared.key)
+        known = _VERDICTS.get(vkey)
+        if known is None:
+            known = _search(graph, prepared, complete)
+            known.seconds = time.perf_counter() - started
+            _remember(_VERDICTS, vkey, known, VERDICTS_KEPT)
+            return known
         _VERDICTS.move_to_end(vkey)
-        hit = TraceVerdict(known.ok, known.index,
-                           None if known.index is None or known.index >= prepared.n
-                           else prepared.obs[known.index],
-                           list(known.expected), known.states,
-                           time.perf_counter() - started, list(known.script), known.bounded)
-        return hit
-    verdict = _search(graph, prepared, complete)
-    verdict.seconds = time.perf_counter() - started
-    _VERDICTS[vkey] = verdict
-    while len(_VERDICTS) > VERDICTS_KEPT:
-        _VERDICTS.popitem(last=False)
-    return verdict
+    return TraceVerdict(known.ok, known.index,
+                        None if known.index is None or known.index >= prepared.n
+                        else prepared.obs[known.index],
+                        list(known.expected), known.states,
+                        time.perf_counter() - started, list(known.script), known.bounded)
 
 
 def _successors(graph: _Graph, t: _Trace, state: State, complete: bool,
@@ -845,7 +856,21 @@ def admitted_outcomes(
     False when ``max_states`` was reached."""
     inputs = [_input_key(normalize(o, i)) for i, o in enumerate(sends)
               if isinstance(o, dict) and ("send" in o or "start" in o or "settle" in o)]
-    graph = _graph(profile, env)
+    with _LOCK:
+        graph = _graph(profile, env)
+        okey = (_profile_key(graph.profile), env.cache_key(), tuple(inputs), wait_replies,
+                max_states)
+        known = _OUTCOMES.get(okey)
+        if known is None:
+            known = _outcomes(graph, inputs, wait_replies, max_states)
+            _remember(_OUTCOMES, okey, known, VERDICTS_KEPT)
+    result = OutcomeSet(known)
+    result.complete, result.states = known.complete, known.states
+    return result
+
+
+def _outcomes(graph: _Graph, inputs: list[Label], wait_replies: bool, max_states: int
+              ) -> OutcomeSet:
     ids: dict[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...], int] = {(): 0}
     table: list[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = [()]
     extended: dict[tuple[int, tuple[tuple[str, Abs], ...]], int] = {}
@@ -1014,8 +1039,8 @@ def record_random(
     at most once) is chosen at random; the run goes on to quiescence. For the
     reference as a target of racy scenarios, and for benchmarks."""
     rng = rng or random.Random()
-    graph = _graph(profile, env)
-    world = clone(graph.worlds[0])
+    with _LOCK:
+        world = clone(_graph(profile, env).worlds[0])
     pending = [normalize(o, i) for i, o in enumerate(inputs)
                if isinstance(o, dict) and ("send" in o or "start" in o)]
     events = list(range(len(env.env_events)))
