@@ -595,7 +595,8 @@ class _Trace:
         self.streams = [tuple(s) for s in streams]
         self.positions = [tuple(p) + (n,) for p in positions]
         self.input_pos.append(n)
-        self.key = (tuple(self.inputs), tuple(self.abs))
+        self.key = (tuple(self.inputs),
+                    tuple((o["vm"], ab) for o, ab in zip(self.obs, self.abs, strict=True)))
 
     def first_unmatched(self, k: int, ptrs: tuple[int, ...]) -> int:
         first = self.input_pos[k]

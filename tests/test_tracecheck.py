@@ -266,6 +266,14 @@ def test_an_event_before_the_command_that_causes_it_is_rejected() -> None:
     _reject(trace, 2)
 
 
+def test_an_event_from_the_wrong_vm_is_rejected() -> None:
+    """The same observations on another VM are another trace (and the verdict
+    kept for the first is not reused for the second)."""
+    assert T.check_trace(COMPLETED_RUN, SMALL_EVENTS, "seed").ok
+    moved = COMPLETED_RUN[:3] + [mig("active", "destination")] + COMPLETED_RUN[4:]
+    _reject(moved, 3)
+
+
 def test_a_reply_before_its_command_is_rejected() -> None:
     _reject([ok(), send(EVENTS_ON)], 0)
 
