@@ -100,6 +100,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from migspec.properties.explorer import engine_labels, perform_engine
+from migspec.reference import handlers
 from migspec.reference.engine import Engine, EngineError
 from migspec.reference.environment import Env
 from migspec.reference.profiles import Profile, get_profile
@@ -176,6 +177,9 @@ class TraceVerdict:
     script: list[dict[str, Any]] = field(default_factory=list)
     #: The search stopped at :data:`MAX_STATES` (the verdict is then not ok).
     bounded: bool = False
+    #: Why the engine could not follow the trace there: a request beyond what
+    #: it models for the profile (a report's UNSUPPORTED rather than FAIL).
+    unsupported: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form."""
@@ -183,6 +187,7 @@ class TraceVerdict:
             "ok": self.ok, "index": self.index, "observation": self.observation,
             "expected": self.expected, "states": self.states,
             "seconds": round(self.seconds, 6), "bounded": self.bounded,
+            "unsupported": self.unsupported,
         }
 
     def message(self) -> str:
@@ -201,6 +206,9 @@ class OutcomeSet(set[tuple[str, ...]]):
 
     complete: bool = True
     states: int = 0
+    #: Requests beyond what the engine models for the profile, met on the way
+    #: (the runs through them are not followed).
+    unsupported: tuple[str, ...] = ()
 
 
 # -- observations and their abstraction ---------------------------------------------
@@ -331,6 +339,8 @@ def abstract(obs: Observation, command: Any = None) -> Abs:
 def describe(ab: Abs) -> str:
     """An abstracted observation for people."""
     kind = ab[0]
+    if kind == "unsupported":
+        return f"UNSUPPORTED: {ab[1]}"
     if kind == "event":
         return f"event {ab[1]} {ab[2]}" if ab[2] != "{}" else f"event {ab[1]}"
     if kind == "exited":
@@ -366,6 +376,15 @@ def short(ab: Abs) -> str:
 
 
 # -- the engine's graph, computed once per profile and environment ------------------
+class _NeverRaised(Exception):
+    """Stands in for an engine without :class:`Unsupported`."""
+
+
+#: What the engine raises for a request beyond the profile's modelled surface
+#: (``migspec.reference.handlers.Unsupported``, with the qemu-7.2 profile).
+_UNSUPPORTED: type[Exception] = getattr(handlers, "Unsupported", _NeverRaised)
+
+
 class _Edge(NamedTuple):
     label: Label
     child: int
@@ -456,9 +475,15 @@ class _Graph:
                 child = clone(world)
                 if outcome:
                     child.env.connect = outcome
-                perform_engine(child, label)
-                edges.append(self._add(child, label + ((outcome,) if outcome else ()),
-                                       command, vm))
+                full = label + ((outcome,) if outcome else ())
+                try:
+                    perform_engine(child, label)
+                except _UNSUPPORTED as err:
+                    # Beyond what the engine models for this profile: no
+                    # observation matches it, and the verdict says so.
+                    edges.append(_Edge(full, -1, ((label[1], ("unsupported", str(err))),)))
+                    continue
+                edges.append(self._add(child, full, command, vm))
         known = self.engine[wid] = (tuple(edges), quiescent)
         return known
 
@@ -673,7 +698,8 @@ def check_trace(
                         None if known.index is None or known.index >= prepared.n
                         else prepared.obs[known.index],
                         list(known.expected), known.states,
-                        time.perf_counter() - started, list(known.script), known.bounded)
+                        time.perf_counter() - started, list(known.script), known.bounded,
+                        list(known.unsupported))
 
 
 def _successors(graph: _Graph, t: _Trace, state: State, complete: bool,
@@ -737,8 +763,11 @@ def _search(graph: _Graph, t: _Trace, complete: bool) -> TraceVerdict:
     # observation it differs at counts as reached.
     best = max([best, *miss])
     expected = ["(search bound reached)"] if bounded else _expected(t, best, miss)
+    unsupported = sorted(m[len("UNSUPPORTED: "):] for m in miss.get(best, ())
+                         if m.startswith("UNSUPPORTED: "))
     return TraceVerdict(False, best, t.obs[best] if best < t.n else None, expected,
-                        len(parent), 0.0, _script(graph, parent, best_state), bounded)
+                        len(parent), 0.0, _script(graph, parent, best_state), bounded,
+                        unsupported)
 
 
 def _expected(t: _Trace, index: int, miss: dict[int, set[str]]) -> list[str]:
@@ -867,6 +896,7 @@ def admitted_outcomes(
             _remember(_OUTCOMES, okey, known, VERDICTS_KEPT)
     result = OutcomeSet(known)
     result.complete, result.states = known.complete, known.states
+    result.unsupported = known.unsupported
     return result
 
 
@@ -910,8 +940,12 @@ def _outcomes(graph: _Graph, inputs: list[Label], wait_replies: bool, max_states
             break
         wid, k, mask, oid = queue.popleft()
         edges, quiescent = graph.moves(wid)
-        succ: list[tuple[int, int, int, int]] = [
-            (e.child, k, mask, extend(oid, e.out)) for e in edges]
+        succ: list[tuple[int, int, int, int]] = []
+        for e in edges:
+            if e.child < 0:
+                result.unsupported = tuple(sorted({*result.unsupported, e.out[0][1][1]}))
+            else:
+                succ.append((e.child, k, mask, extend(oid, e.out)))
         for j in range(len(graph.env.env_events)):
             if not mask & (1 << j):
                 ev = graph.env_event(wid, j)

@@ -23,6 +23,7 @@ from migspec.reference import scheduler as sched
 from migspec.reference.engine import Engine, tick
 from migspec.reference.profiles import Profile
 from migspec.reference.script import parse, run_script
+from migspec.spec.defects import DEFECT_BY_ID
 
 EXEC = {"execute": "migrate", "arguments": {"uri": "exec:cat > /dev/null"}}
 TCP = {"execute": "migrate", "arguments": {"uri": "tcp:127.0.0.1:4444"}}
@@ -309,6 +310,8 @@ EVENT_ORDER = [
 
 
 def test_seed_admits_swapped_events_and_fixed_does_not() -> None:
+    # The defect's declared counterexample, recorded as a driver sees it.
+    assert T.record(DEFECT_BY_ID["DEF-EVENT-ORDER"].counterexample, "seed") == EVENT_ORDER
     env = T.Environment(())
     assert T.check_trace(EVENT_ORDER, env, "seed", complete=True).ok
     verdict = _reject(EVENT_ORDER, 8, env, "fixed")
@@ -462,3 +465,33 @@ def test_cli_check_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["check-trace", str(junk)]) == 2
     assert "junk.jsonl:1" in capsys.readouterr().err
     assert main(["check-trace", str(tmp_path / "missing.jsonl")]) == 2
+
+
+class _Beyond(Exception):
+    """Stands in for the engine's Unsupported (a request beyond the profile)."""
+
+
+def test_a_request_beyond_the_engine_is_unsupported_not_failed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the engine raises its Unsupported for a command (the qemu-7.2
+    profile does for the surface beyond the seed), the verdict says so, and
+    admitted outcomes name it instead of following it."""
+    from migspec.reference import handlers
+
+    def beyond(*_: Any) -> None:
+        raise _Beyond("command 'query-status' is beyond the seed")
+
+    monkeypatch.setattr(T, "_UNSUPPORTED", _Beyond)
+    monkeypatch.setitem(handlers.HANDLERS, "query-status", beyond)
+    T.clear_cache()
+    try:
+        status = {"execute": "query-status"}
+        trace = [send(status), ok({"running": True, "singlestep": False, "status": "running"})]
+        verdict = T.check_trace(trace, SMALL_EVENTS, "seed")
+        assert not verdict.ok and verdict.index == 1
+        assert verdict.unsupported == ["command 'query-status' is beyond the seed"]
+        admitted = T.admitted_outcomes([send(status)], SMALL_EVENTS, "seed")
+        assert admitted.unsupported == ("command 'query-status' is beyond the seed",)
+        assert not admitted
+    finally:
+        T.clear_cache()
