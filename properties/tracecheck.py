@@ -180,6 +180,10 @@ class TraceVerdict:
     #: Why the engine could not follow the trace there: a request beyond what
     #: it models for the profile (a report's UNSUPPORTED rather than FAIL).
     unsupported: list[str] = field(default_factory=list)
+    #: What the trace showed beyond the seed's surface, as the profile declares
+    #: it (``Profile.beyond``), set aside before comparing (UNSUPPORTED in a
+    #: report, not silently ignored).
+    beyond: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form."""
@@ -187,7 +191,7 @@ class TraceVerdict:
             "ok": self.ok, "index": self.index, "observation": self.observation,
             "expected": self.expected, "states": self.states,
             "seconds": round(self.seconds, 6), "bounded": self.bounded,
-            "unsupported": self.unsupported,
+            "unsupported": self.unsupported, "beyond": self.beyond,
         }
 
     def message(self) -> str:
@@ -579,12 +583,43 @@ def clear_cache() -> None:
 
 
 # -- checking a trace -----------------------------------------------------------------
+def _beyond_seed(obs: Observation, command: Any, beyond: Any, noted: set[str]
+                 ) -> Observation | None:
+    """``obs`` without what the profile declares beyond the seed's surface
+    (``Profile.beyond`` of the qemu-7.2 profile: events, query-migrate keys at
+    the top and in ``ram``, query-migrate-parameters keys), which the engine
+    does not model; None when nothing is left. What was set aside is noted."""
+    if beyond is None:
+        return obs
+    if "event" in obs:
+        if obs["event"] in getattr(beyond, "events", ()):
+            noted.add(f"event {obs['event']}")
+            return None
+        return obs
+    name = command.get("execute") if isinstance(command, dict) else None
+    value = obs.get("reply", {}).get("return")
+    if not isinstance(value, dict) or name not in ("query-migrate", "query-migrate-parameters"):
+        return obs
+    top = frozenset(getattr(beyond, "query_migrate_keys" if name == "query-migrate"
+                            else "parameters", ()))
+    kept = {k: v for k, v in value.items() if k not in top}
+    noted.update(f"{name} {k}" for k in value if k in top)
+    ram = kept.get("ram")
+    if name == "query-migrate" and isinstance(ram, dict):
+        extra = frozenset(getattr(beyond, "ram_keys", ()))
+        kept["ram"] = {k: v for k, v in ram.items() if k not in extra}
+        noted.update(f"query-migrate ram.{k}" for k in ram if k in extra)
+    return {**obs, "reply": {"return": kept}}
+
+
 class _Trace:
     """A trace split into per-VM output streams and the driver's inputs."""
 
-    def __init__(self, trace: Sequence[Any]) -> None:
+    def __init__(self, trace: Sequence[Any], beyond: Any = None) -> None:
         self.obs = [normalize(o, i) for i, o in enumerate(trace)]
         self.n = n = len(self.obs)
+        #: What the profile's implementation has beyond the seed, seen and set aside.
+        self.beyond: set[str] = set()
         self.vms: dict[str, int] = {}
         streams: list[list[Abs]] = []
         positions: list[list[int]] = []
@@ -609,7 +644,11 @@ class _Trace:
                 command = queue.popleft() if queue else None
             elif "exited" in o:
                 pending.pop(vm, None)
-            ab = abstract(o, command)
+            seen = _beyond_seed(o, command, beyond, self.beyond)
+            if seen is None:
+                self.abs.append(None)
+                continue
+            ab = abstract(seen, command)
             self.abs.append(ab)
             v = self.vms.setdefault(vm, len(self.vms))
             if v == len(streams):
@@ -683,14 +722,15 @@ def check_trace(
     TraceFormatError for a malformed observation; ValueError for a bad
     environment."""
     started = time.perf_counter()
-    prepared = _Trace(trace)
     with _LOCK:
         graph = _graph(profile, env)
+        prepared = _Trace(trace, getattr(graph.profile, "beyond", None))
         vkey = (_profile_key(graph.profile), env.cache_key(), complete, prepared.key)
         known = _VERDICTS.get(vkey)
         if known is None:
             known = _search(graph, prepared, complete)
             known.seconds = time.perf_counter() - started
+            known.beyond = sorted(prepared.beyond)
             _remember(_VERDICTS, vkey, known, VERDICTS_KEPT)
             return known
         _VERDICTS.move_to_end(vkey)
@@ -699,7 +739,7 @@ def check_trace(
                         else prepared.obs[known.index],
                         list(known.expected), known.states,
                         time.perf_counter() - started, list(known.script), known.bounded,
-                        list(known.unsupported))
+                        list(known.unsupported), sorted(prepared.beyond))
 
 
 def _successors(graph: _Graph, t: _Trace, state: State, complete: bool,
@@ -726,6 +766,10 @@ def _successors(graph: _Graph, t: _Trace, state: State, complete: bool,
                 new = t.match(k + 1, ptrs, edge2.out, complete, miss)
                 if new is not None:
                     out.append((inp, (edge2.child, k + 1, mask, new)))
+                else:
+                    shown = ", ".join(f"{n}: {describe(ab)}" for n, ab in edge2.out)
+                    miss.setdefault(t.input_pos[k], set()).add(
+                        f"this {inp[0]} is followed at once by {shown}")
     return out
 
 
@@ -854,12 +898,15 @@ def _format_outcome(events: dict[str, list[str]], replies: dict[str, list[str]]
     )
 
 
-def outcome(trace: Sequence[Observation]) -> tuple[str, ...]:
+def outcome(trace: Sequence[Observation], profile: str | Profile | None = None
+            ) -> tuple[str, ...]:
     """A trace's abstract outcome: per VM (source first), its events in order
     (MIGRATION events by status, others by name, ``exited`` where the process
     died) and its replies in order (``command ok``, ``command error 'desc'``,
-    ``query-migrate STATUS``, ``query-status STATUS``)."""
-    prepared = _Trace(trace)
+    ``query-migrate STATUS``, ``query-status STATUS``); with ``profile``,
+    without what it declares beyond the seed (as :func:`check_trace` reads it)."""
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    prepared = _Trace(trace, getattr(prof, "beyond", None))
     events: dict[str, list[str]] = {}
     replies: dict[str, list[str]] = {}
     for o, ab in zip(prepared.obs, prepared.abs, strict=True):

@@ -495,3 +495,31 @@ def test_a_request_beyond_the_engine_is_unsupported_not_failed(
         assert not admitted
     finally:
         T.clear_cache()
+
+
+def test_what_a_profile_declares_beyond_the_seed_is_set_aside_and_named() -> None:
+    """A profile whose implementation has more than the seed (qemu-7.2: the
+    MIGRATION_PASS event, more query-migrate keys) declares it in
+    ``Profile.beyond``; validation sets that aside and names it. Without the
+    declaration the same trace fails at the first such observation."""
+    from dataclasses import dataclass
+    from types import SimpleNamespace
+
+    @dataclass(frozen=True)
+    class WithBeyond(Profile):
+        beyond: Any = None
+
+    declared = SimpleNamespace(events=frozenset({"MIGRATION_PASS"}),
+                               query_migrate_keys=frozenset({"blocked-reasons"}),
+                               ram_keys=frozenset({"page-size"}), parameters=())
+    profile = WithBeyond("seed+beyond", frozenset(), "test", declared)
+    info = dict(COMPLETED_INFO, ram=dict(COMPLETED_INFO["ram"], **{"page-size": 4096}))
+    info["blocked-reasons"] = []
+    trace = COMPLETED_RUN[:4] + [{"vm": "source", "event": "MIGRATION_PASS",
+                                  "data": {"pass": 1}}] + COMPLETED_RUN[4:-1] + [ok(info)]
+    verdict = T.check_trace(trace, SMALL_EVENTS, profile, complete=True)
+    assert verdict.ok, verdict.message()
+    assert verdict.beyond == ["event MIGRATION_PASS", "query-migrate blocked-reasons",
+                              "query-migrate ram.page-size"]
+    assert T.outcome(trace, profile) == T.outcome(COMPLETED_RUN)
+    _reject(trace, 4)
