@@ -21,7 +21,7 @@ from migspec.properties.explorer import Explorer
 from migspec.properties.scenarios import SCENARIOS, SMALL_WORLD, Scenario
 from migspec.reference import scheduler as sched
 from migspec.reference.engine import Engine, tick
-from migspec.reference.profiles import Profile
+from migspec.reference.profiles import PROFILES, Profile
 from migspec.reference.script import parse, run_script
 from migspec.spec.defects import DEFECT_BY_ID
 
@@ -523,3 +523,35 @@ def test_what_a_profile_declares_beyond_the_seed_is_set_aside_and_named() -> Non
                               "query-migrate ram.page-size"]
     assert T.outcome(trace, profile) == T.outcome(COMPLETED_RUN)
     _reject(trace, 4)
+
+
+# -- traces a real QEMU 7.2 showed ---------------------------------------------------------
+#: Recorded from Debian 12's qemu-system-x86_64 (see the file's "target").
+REAL_72 = json.loads((Path(__file__).parent / "data" / "qemu72_migrate_cancel.json")
+                     .read_text())["traces"]
+
+
+def test_real_qemu_72_traces_are_not_the_seeds() -> None:
+    """The seed sends MIGRATION 'setup' as soon as -incoming listens (line 240,
+    not gated by the events capability); QEMU 7.2 does not: each real trace
+    fails at the destination's start."""
+    assert len(REAL_72) == 10
+    for trace in REAL_72:
+        verdict = T.check_trace(trace, T.Environment(T.SMALL_SETUP), "seed")
+        assert not verdict.ok and verdict.index == 1
+        assert verdict.expected == [
+            'this start is followed at once by destination: event MIGRATION {"status": "setup"}']
+
+
+@pytest.mark.skipif("qemu-7.2" not in PROFILES, reason="the qemu-7.2 profile is not here yet")
+def test_real_qemu_72_traces_are_admitted_by_its_profile() -> None:
+    """Every recorded race is a whole run the qemu-7.2 profile admits, and its
+    outcome is among the admitted outcomes."""
+    env = T.Environment(T.SMALL_SETUP)
+    outcomes = set()
+    for trace in REAL_72:
+        verdict = T.check_trace(trace, env, "qemu-7.2", complete=True)
+        assert verdict.ok, verdict.message()
+        outcomes.add(T.outcome(trace, "qemu-7.2"))
+    assert len(outcomes) == 4
+    assert outcomes <= T.admitted_outcomes(REAL_72[0], env, "qemu-7.2")
