@@ -512,7 +512,7 @@ def test_what_a_profile_declares_beyond_the_seed_is_set_aside_and_named() -> Non
     declared = SimpleNamespace(events=frozenset({"MIGRATION_PASS"}),
                                query_migrate_keys=frozenset({"blocked-reasons"}),
                                ram_keys=frozenset({"page-size"}), parameters=())
-    profile = WithBeyond("seed+beyond", frozenset(), "test", declared)
+    profile = WithBeyond("seed+beyond", frozenset(), "test", beyond=declared)
     info = dict(COMPLETED_INFO, ram=dict(COMPLETED_INFO["ram"], **{"page-size": 4096}))
     info["blocked-reasons"] = []
     trace = COMPLETED_RUN[:4] + [{"vm": "source", "event": "MIGRATION_PASS",
