@@ -888,33 +888,51 @@ def _vm_order(name: str) -> tuple[int, str]:
     return ({"source": 0, "destination": 1}.get(name, 2), name)
 
 
-def _format_outcome(events: dict[str, list[str]], replies: dict[str, list[str]]
-                    ) -> tuple[str, ...]:
-    names = sorted(set(events) | set(replies), key=_vm_order)
+#: What one VM showed, for outcomes: its events, the replies to commands other
+#: than queries (in order), and the last reply of each query command.
+_Shown = tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+def _fold(per: dict[str, _Shown], name: str, ab: Abs) -> None:
+    """Add one abstracted output of VM ``name`` to ``per`` (mutated)."""
+    ev, rp, fin = per.get(name, ((), (), ()))
+    if ab[0] in ("error", "return", "query-migrate"):
+        command = "query-migrate" if ab[0] == "query-migrate" else str(ab[1])
+        if command.startswith("query-"):
+            kept = dict(fin)
+            kept[command] = short(ab)
+            fin = tuple(kept.items())
+        else:
+            rp = rp + (short(ab),)
+    else:
+        ev = ev + (short(ab),)
+    per[name] = (ev, rp, fin)
+
+
+def _format_outcome(per: dict[str, _Shown]) -> tuple[str, ...]:
     return tuple(
-        f"{name}: {'>'.join(events.get(name, [])) or '-'} | "
-        f"{', '.join(replies.get(name, [])) or '-'}"
-        for name in names
+        f"{name}: {'>'.join(ev) or '-'} | "
+        f"{', '.join(rp + tuple(last for _, last in fin)) or '-'}"
+        for name, (ev, rp, fin) in sorted(per.items(), key=lambda kv: _vm_order(kv[0]))
     )
 
 
 def outcome(trace: Sequence[Observation], profile: str | Profile | None = None
             ) -> tuple[str, ...]:
-    """A trace's abstract outcome: per VM (source first), its events in order
-    (MIGRATION events by status, others by name, ``exited`` where the process
-    died) and its replies in order (``command ok``, ``command error 'desc'``,
-    ``query-migrate STATUS``, ``query-status STATUS``); with ``profile``,
-    without what it declares beyond the seed (as :func:`check_trace` reads it)."""
+    """A trace's abstract outcome, one string per VM (source first): its events
+    in order (MIGRATION events by status, others by name, ``exited`` where the
+    process died), then its replies (``command ok``, ``command error 'desc'``)
+    in order, then the last reply of each query command (``query-migrate
+    STATUS``, ``query-status STATUS``): a driver's polling does not change an
+    outcome. With ``profile``, without what it declares beyond the seed (as
+    :func:`check_trace` reads the trace)."""
     prof = get_profile(profile) if isinstance(profile, str) else profile
     prepared = _Trace(trace, getattr(prof, "beyond", None))
-    events: dict[str, list[str]] = {}
-    replies: dict[str, list[str]] = {}
+    per: dict[str, _Shown] = {}
     for o, ab in zip(prepared.obs, prepared.abs, strict=True):
-        if ab is None:
-            continue
-        where = replies if ab[0] in ("error", "return", "query-migrate") else events
-        where.setdefault(o["vm"], []).append(short(ab))
-    return _format_outcome(events, replies)
+        if ab is not None:
+            _fold(per, o["vm"], ab)
+    return _format_outcome(per)
 
 
 def admitted_outcomes(
@@ -949,8 +967,8 @@ def admitted_outcomes(
 
 def _outcomes(graph: _Graph, inputs: list[Label], wait_replies: bool, max_states: int
               ) -> OutcomeSet:
-    ids: dict[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...], int] = {(): 0}
-    table: list[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = [()]
+    ids: dict[tuple[tuple[str, _Shown], ...], int] = {(): 0}
+    table: list[tuple[tuple[str, _Shown], ...]] = [()]
     extended: dict[tuple[int, tuple[tuple[str, Abs], ...]], int] = {}
 
     def extend(oid: int, out: tuple[tuple[str, Abs], ...]) -> int:
@@ -960,16 +978,10 @@ def _outcomes(graph: _Graph, inputs: list[Label], wait_replies: bool, max_states
         found = extended.get(k)
         if found is not None:
             return found
-        per = {name: (ev, rp) for name, ev, rp in table[oid]}
+        per = dict(table[oid])
         for name, ab in out:
-            ev, rp = per.get(name, ((), ()))
-            if ab[0] in ("error", "return", "query-migrate"):
-                rp = rp + (short(ab),)
-            else:
-                ev = ev + (short(ab),)
-            per[name] = (ev, rp)
-        new = tuple(sorted(((n, e, r) for n, (e, r) in per.items()),
-                           key=lambda x: _vm_order(x[0])))
+            _fold(per, name, ab)
+        new = tuple(sorted(per.items(), key=lambda kv: _vm_order(kv[0])))
         nid = ids.get(new)
         if nid is None:
             nid = ids[new] = len(table)
@@ -1013,12 +1025,11 @@ def _outcomes(graph: _Graph, inputs: list[Label], wait_replies: bool, max_states
                     input_enabled = True
                     succ.append((edge.child, k + 1, mask, extend(oid, edge.out)))
         if quiescent and not input_enabled:
-            row = table[oid]
-            events = {n: list(e) for n, e, _ in row}
-            replies = {n: list(r) for n, _, r in row}
+            per = dict(table[oid])
             if k < len(inputs):
-                replies.setdefault(SOURCE, []).append(f"(stuck before input {k})")
-            result.add(_format_outcome(events, replies))
+                shown, rp, fin = per.get(SOURCE, ((), (), ()))
+                per[SOURCE] = (shown, rp + (f"(stuck before input {k})",), fin)
+            result.add(_format_outcome(per))
         for s in succ:
             if s not in seen:
                 seen.add(s)
