@@ -1088,7 +1088,8 @@ def record(
     """Run ``setup`` and then ``script`` (``migspec run`` lines) on a new
     engine and record what a driver would: each command as a ``send`` with
     what follows it, ``submit`` as a ``send``, ``incoming`` as a ``start``,
-    every reply, event and exit; directives show only what they cause."""
+    every reply, event and exit, and a ``settle`` that reached quiescence as a
+    settle mark; other directives show only what they cause."""
     engine = Engine(profile)
     text = "\n".join(json.dumps(line) for line in setup)
     for _ in run_script(engine, parse(text, "set-up"), "set-up"):
@@ -1107,13 +1108,15 @@ def record(
                           "start": {"incoming": obj["uri"], "paused": False}})
         start = len(engine.world.log)
         try:
-            list(run_script(engine, [line], "script"))
+            printed = list(run_script(engine, [line], "script"))
         except ScriptError as err:
             raise ValueError(f"script line {number}: {err}") from None
         for vm, entry in engine.world.log[start:]:
             obs = from_log(vm, entry)
             if obs is not None:
                 trace.append(obs)
+        if name == "settle" and not any(p.get("migspec") == "settle" for p in printed):
+            trace.append({"vm": SOURCE, "settle": True})  # it reached quiescence
     return trace
 
 
