@@ -189,6 +189,32 @@ def final_event_violations(
             yield "MIG-SAFETY-008", f"{name} ended '{state}' without its event"
 
 
+def engine_labels(world: World) -> tuple[list[Label], bool]:
+    """The engine's own moves from ``world``: every scheduler step (labelled
+    ``("engine", vm, actor, task, did)``, ``did`` the thread's program counter
+    or the main-loop task), or a clock tick ``("tick",)`` when no step can run
+    but something waits for time; and whether the world is quiescent (neither).
+    Shared with :mod:`migspec.properties.tracecheck`."""
+    out: list[Label] = []
+    for move in sched.moves(world):
+        vm = world.vms[move.vm]
+        did = vm.threads[int(move.task)].pc if move.actor == "thread" else move.task
+        out.append(("engine", move.vm, move.actor, move.task, did))
+    quiescent = not out
+    if quiescent and sched.next_time(world) is not None:
+        out.append(("tick",))
+        quiescent = False
+    return out, quiescent
+
+
+def perform_engine(world: World, label: Label) -> None:
+    """Run an engine label of :func:`engine_labels` on ``world`` (mutated)."""
+    if label[0] == "engine":
+        sched.step(world, Move(label[1], label[2], label[3]))
+    else:
+        tick(world)
+
+
 class _Node(NamedTuple):
     """What a world allows, whatever clients saw before it."""
 
@@ -290,15 +316,8 @@ class Explorer:
         """Every move from ``world`` whatever the budget, each with the index of
         the budget it spends (-1 for none), and whether the world is quiescent
         (no engine step and nothing waiting for time)."""
-        out: list[tuple[Label, int]] = []
-        for move in sched.moves(world):
-            vm = world.vms[move.vm]
-            did = vm.threads[int(move.task)].pc if move.actor == "thread" else move.task
-            out.append((("engine", move.vm, move.actor, move.task, did), -1))
-        quiescent = not out
-        if quiescent and sched.next_time(world) is not None:
-            out.append((("tick",), -1))
-            quiescent = False
+        engine, quiescent = engine_labels(world)
+        out: list[tuple[Label, int]] = [(label, -1) for label in engine]
         n_client = len(self.scenario.client)
         for i, action in enumerate(self.scenario.client):
             if not sched.main_loop_free(world, action.vm):
@@ -327,9 +346,7 @@ class Explorer:
     def perform(self, world: World, label: Label) -> None:
         """Run ``label`` on ``world`` (mutated)."""
         kind = label[0]
-        if kind == "engine":
-            sched.step(world, Move(label[1], label[2], label[3]))
-        elif kind == "client":
+        if kind == "client":
             action = self.scenario.client[label[1]]
             if label[2]:
                 world.env.connect = label[2]
@@ -337,7 +354,8 @@ class Explorer:
         elif kind == "env":
             world.env.update(self.scenario.env[label[1]].values)
         else:
-            tick(world)
+            perform_engine(world, label)
+
     def describe(self, label: Label) -> dict[str, str]:
         """A trace step: who acted and what it did."""
         if label[0] == "engine":
