@@ -122,10 +122,14 @@ class Engine:
         return None
 
     def submit(self, cmd: Any, vm: str = SOURCE) -> None:
-        """Queue a command without running it (it runs as a ``main``/``qmp`` move)."""
+        """Queue a command without running it (it runs as a ``main``/``qmp`` move).
+
+        A VM that has exited never answers: as with :meth:`execute`, an
+        ``unanswered`` notice is logged instead (README, Output)."""
         target = self.vm(vm)
         if target.exited is not None:
-            raise EngineError(f"VM {vm!r} has exited: {target.exited}")
+            self.world.log.append((vm, {"migspec": "unanswered", "reason": target.exited}))
+            return
         target.queue.append(cmd)
 
     # -- time and scheduling -----------------------------------------------------
