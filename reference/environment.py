@@ -55,8 +55,9 @@ class Env:
                 if not isinstance(value, bool):
                     raise ValueError(f"env {key} must be a boolean")
             elif isinstance(current, int):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ValueError(f"env {key} must be a non-negative integer")
+                if (isinstance(value, bool) or not isinstance(value, int)
+                        or not 0 <= value <= C.INT64_MAX):
+                    raise ValueError(f"env {key} must be an integer from 0 to {C.INT64_MAX}")
             elif not isinstance(value, str):
                 raise ValueError(f"env {key} must be a string")
             if key == "connect" and value not in CONNECT_OUTCOMES:

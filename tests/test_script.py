@@ -253,7 +253,8 @@ def test_bad_directive_value(obj: dict[str, Any], message: str) -> None:
          "connect, connect_delay_ms, connect_error, device_bytes, dirty_rate, instant, "
          "ram_bytes, setup_ms)"),
         (directive("env", instant=1), "env instant must be a boolean"),
-        (directive("env", dirty_rate=-1), "env dirty_rate must be a non-negative integer"),
+        (directive("env", dirty_rate=-1),
+         "env dirty_rate must be an integer from 0 to 9223372036854775807"),
         (directive("env", connect_error=404), "env connect_error must be a string"),
         (directive("env", bandwidth=0), "env bandwidth must be positive"),
         (directive("env", connect="later"),

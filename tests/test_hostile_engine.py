@@ -1,0 +1,91 @@
+"""Hostile input to the engine (issue 8): numbers beyond what the monitor's
+types hold, RAM sizes that are not whole pages, migrations that never
+converge. Expected values come from the seed's C and QEMU 2.4's JSON parser,
+written as literals."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from support import EXEC_URI, new_engine, qmp
+
+from migspec.reference.engine import EngineError
+
+#: The largest double below 2**64 (2**64 - 2**11): the repair's clamp.
+LARGEST_DOUBLE_BELOW_2_64 = 18446744073709549568
+
+
+# -- row: migrate_set_downtime with an integer of 309+ digits ---------------------
+@pytest.mark.parametrize(
+    ("value", "seed_ns", "fixed_ns"),
+    [
+        # json-parser.c: an integer beyond int64 is read by strtod; 10**400 is
+        # beyond the double range, so +inf. Line 823: inf*1e9 = inf; 824 clamps
+        # to UINT64_MAX as a double, 2**64; 825 converts 2**64 to 0 on x86-64
+        # (DEF-DOWNTIME-OVERFLOW); the repair keeps the largest double below.
+        (10**400, 0, LARGEST_DOUBLE_BELOW_2_64),
+        (1e400, 0, LARGEST_DOUBLE_BELOW_2_64),
+        (math.inf, 0, LARGEST_DOUBLE_BELOW_2_64),
+        # 2**63 does not fit int64: the double 2**63, times 1e9 far above 2**64.
+        (2**63, 0, LARGEST_DOUBLE_BELOW_2_64),
+        # Negative: MAX(0, ...) at line 824.
+        (-(10**400), 0, 0),
+        (-math.inf, 0, 0),
+        # In range: 2 s is 2,000,000,000 ns in both.
+        (2, 2_000_000_000, 2_000_000_000),
+    ],
+    ids=["10**400", "1e400", "inf", "2**63", "-10**400", "-inf", "2"],
+)
+def test_downtime_accepts_what_the_monitor_hands_it(
+    value: float, seed_ns: int, fixed_ns: int
+) -> None:
+    """MIG-DOWNTIME-001/002: migrate_set_downtime answers {} for any JSON
+    number and stores what the seed's arithmetic gives."""
+    for profile, expected in (("seed", seed_ns), ("fixed", fixed_ns)):
+        eng = new_engine(profile)
+        assert qmp(eng, "migrate_set_downtime", {"value": value}) == {"return": {}}
+        assert eng.vm().max_downtime == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "arg"),
+    [
+        ("migrate_set_speed", "value"),
+        ("migrate-set-cache-size", "value"),
+        ("migrate-set-parameters", "compress-level"),
+        ("migrate-set-parameters", "decompress-threads"),
+    ],
+)
+@pytest.mark.parametrize("value", [10**400, -(10**400), 2**63, -(2**63) - 1],
+                         ids=["10**400", "-10**400", "2**63", "-2**63-1"])
+def test_integer_arguments_beyond_int64_are_doubles(name: str, arg: str, value: int) -> None:
+    """MIG-QMP-002: an integer beyond int64 reaches check_client_args_type as a
+    QFloat (json-parser.c falls back to strtod), and 'o'/'i' arguments need a
+    QInt: monitor.c refuses it with the expected type 'int'."""
+    eng = new_engine()
+    assert qmp(eng, name, {arg: value}) == {"error": {
+        "class": "GenericError",
+        "desc": f"Invalid parameter type for '{arg}', expected: int",
+    }}
+
+
+def test_the_huge_downtime_then_migrates() -> None:
+    """After 10**400 the seed's max_downtime is 0 (DEF-DOWNTIME-OVERFLOW): a
+    migration still runs and answers query-migrate (no exception)."""
+    eng = new_engine("seed", ram_bytes=1 << 20, dirty_rate=0)
+    assert qmp(eng, "migrate_set_downtime", {"value": 10**400}) == {"return": {}}
+    assert qmp(eng, "migrate", {"uri": EXEC_URI}) == {"return": {}}
+    assert eng.settle() is True
+    assert qmp(eng, "query-migrate")["return"]["status"] == "completed"
+
+
+@pytest.mark.parametrize("key", ["ram_bytes", "dirty_rate", "bandwidth", "setup_ms"])
+def test_env_sizes_are_int64(key: str) -> None:
+    """Environment sizes, rates and durations are int64 like QEMU's: 2**63 is
+    refused with the range, 2**63 - 1 is accepted."""
+    eng = new_engine()
+    with pytest.raises(EngineError) as caught:
+        eng.set_env({key: 2**63})
+    assert str(caught.value) == f"env {key} must be an integer from 0 to 9223372036854775807"
+    eng.set_env({key: 2**63 - 1})
