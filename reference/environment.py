@@ -22,10 +22,22 @@ COMPLETION_ERRORS = ("none", "vm-stop", "file-before-delivery", "file-after-deli
 MAX_WAIT_MS = 50
 
 
+def ram_block_bytes(ram_bytes: int) -> int:
+    """The guest RAM the migration sees for ``ram_bytes`` asked: whole target
+    pages. QEMU 2.4 never has a partial page of RAM: vl.c rounds ``-m`` up to
+    8 KiB and ``qemu_ram_alloc_internal`` (exec.c) aligns every RAM block up
+    to the host page (4096 on x86-64, the target page), so
+    ``ram_bytes_total()`` is a multiple of ``TARGET_PAGE_SIZE`` and ram.c
+    migrates whole pages. The knob is rounded up the same way."""
+    page = C.TARGET_PAGE_SIZE
+    return -(-ram_bytes // page) * page
+
+
 @dataclass
 class Env:
     """Environment knobs for one world (shared by its VMs)."""
 
+    #: Guest RAM asked for; the VMs get :func:`ram_block_bytes` of it.
     ram_bytes: int = 128 * 1024 * 1024
     #: Bytes per second the guest dirties while running.
     dirty_rate: int = 0

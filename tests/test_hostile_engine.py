@@ -6,11 +6,14 @@ written as literals."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from support import EXEC_URI, new_engine, qmp
 
-from migspec.reference.engine import EngineError
+from migspec.reference import scheduler as sched
+from migspec.reference.engine import EngineError, StepBoundReached
+from migspec.reference.script import replay
 
 #: The largest double below 2**64 (2**64 - 2**11): the repair's clamp.
 LARGEST_DOUBLE_BELOW_2_64 = 18446744073709549568
@@ -89,3 +92,68 @@ def test_env_sizes_are_int64(key: str) -> None:
         eng.set_env({key: 2**63})
     assert str(caught.value) == f"env {key} must be an integer from 0 to 9223372036854775807"
     eng.set_env({key: 2**63 - 1})
+
+
+# -- row: ram_bytes not a multiple of 4096 ----------------------------------------
+@pytest.mark.parametrize(("asked", "total"), [(4097, 8192), (1, 4096), (8191, 8192),
+                                               (8192, 8192), (0, 0)])
+def test_ram_is_whole_pages(asked: int, total: int) -> None:
+    """README env ram_bytes: RAM blocks are whole pages (exec.c aligns every
+    block up to the 4096-byte page), so query-migrate's total is rounded up
+    and every byte of it is sent: the migration completes (MIG-THREAD-009)."""
+    eng = new_engine(ram_bytes=asked)
+    assert qmp(eng, "migrate", {"uri": EXEC_URI}) == {"return": {}}
+    assert eng.settle(1) is True
+    info = qmp(eng, "query-migrate")["return"]
+    assert info["status"] == "completed"
+    assert (info["ram"]["total"], info["ram"]["transferred"], info["ram"]["remaining"]) == (
+        total, total, 0)
+
+
+def test_settle_with_an_odd_ram_size_makes_progress() -> None:
+    """The issue's script: 4097 bytes of RAM, migrate, ``settle max_ms=1``
+    twice. It completes at once (at 4097 bytes it used to spin at clock 0)."""
+    _, out = replay([
+        {"migspec": "env", "ram_bytes": 4097},
+        {"execute": "migrate", "arguments": {"uri": EXEC_URI}},
+        {"migspec": "settle", "max_ms": 1},
+        {"migspec": "settle", "max_ms": 1},
+        {"execute": "query-migrate"},
+    ])
+    assert [line for line in out if "migspec" in line] == []
+    assert out[-1]["return"]["status"] == "completed"
+    assert out[-1]["return"]["ram"]["total"] == 8192
+
+
+# -- row: a hidden step cap ---------------------------------------------------------
+NEVER_CONVERGES: list[dict[str, Any]] = [
+    {"migspec": "env", "dirty_rate": 2_000_000_000},
+    {"execute": "migrate", "arguments": {"uri": EXEC_URI}},
+]
+
+
+@pytest.mark.parametrize("directive", [{"migspec": "settle"},
+                                       {"migspec": "advance", "ms": 1_000_000_000}])
+def test_a_step_bound_is_never_silent(
+    monkeypatch: pytest.MonkeyPatch, directive: dict[str, Any]
+) -> None:
+    """When settle or advance stops at the step bound (here lowered to 1,000
+    steps) before the time asked for, the script says so with ``bound`` and
+    the clock where it stopped, short of the time asked."""
+    monkeypatch.setattr(sched, "STEP_BOUND", 1000)
+    _, out = replay([*NEVER_CONVERGES, directive])
+    notice = out[-1]
+    assert notice["migspec"] == directive["migspec"]
+    assert notice["quiescent"] is False
+    assert notice["bound"] == {"steps": 1000}
+    assert 0 < notice["clock_ms"] < 1_000_000
+
+
+def test_the_engine_raises_at_the_step_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API says so too: Engine.settle raises StepBoundReached."""
+    monkeypatch.setattr(sched, "STEP_BOUND", 1000)
+    eng = new_engine(dirty_rate=2_000_000_000)
+    assert qmp(eng, "migrate", {"uri": EXEC_URI}) == {"return": {}}
+    with pytest.raises(StepBoundReached) as caught:
+        eng.settle()
+    assert caught.value.steps == 1000
