@@ -5,12 +5,19 @@ written as literals."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from support import EXEC_URI, new_engine, qmp
 
+from migspec import cli
+from migspec.properties import mutants
+from migspec.properties.mutants import MUTANT_BY_ID, Mutant
 from migspec.reference import scheduler as sched
 from migspec.reference.engine import EngineError, StepBoundReached
 from migspec.reference.script import replay
@@ -157,3 +164,60 @@ def test_the_engine_raises_at_the_step_bound(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(StepBoundReached) as caught:
         eng.settle()
     assert caught.value.steps == 1000
+
+
+# -- row: a detector that crashes counted as a catch ------------------------------
+def _crashing_detector(mutant: Mutant) -> str | None:
+    raise RuntimeError("detector broke")
+
+
+def test_a_detector_error_is_an_error_not_a_catch() -> None:
+    """properties/mutants.py run: an exception out of a detector is recorded per
+    mutant as an error; the mutant is not caught by that suite."""
+    mutant = MUTANT_BY_ID["M07-events-atomic"]
+    [result] = mutants.run((mutant,), {"broken": _crashing_detector,
+                                       "silent": lambda m: None})
+    assert result.caught is False
+    assert result.caught_by == {}
+    assert result.errors == {"broken": "RuntimeError: detector broke"}
+
+
+def test_a_bad_mutants_profile_is_refused_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MIGSPEC_MUTANTS_PROFILE=nope: refused before any mutant runs, naming
+    the known profiles (properties/hypothesis_profiles.py: ci, dev, nightly)."""
+    monkeypatch.setenv("MIGSPEC_MUTANTS_PROFILE", "nope")
+    with pytest.raises(ValueError) as caught:
+        mutants.default_detectors()
+    assert str(caught.value) == (
+        "MIGSPEC_MUTANTS_PROFILE='nope': unknown Hypothesis profile (known: ci, dev, nightly)"
+    )
+
+
+def test_migspec_mutants_refuses_a_bad_profile() -> None:
+    """The issue's command, on one mutant: exit status 2 and the message, no
+    table claiming catches."""
+    done = subprocess.run(
+        [sys.executable, "-m", "migspec", "mutants", "--suite", "hypothesis",
+         "--mutant", "M07-events-atomic"],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "MIGSPEC_MUTANTS_PROFILE": "nope"},
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == ("migspec mutants: MIGSPEC_MUTANTS_PROFILE='nope': unknown "
+                           "Hypothesis profile (known: ci, dev, nightly)\n")
+
+
+def test_migspec_mutants_reports_a_detector_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`migspec mutants --json` with a suite that fails to run: the mutant is
+    not caught, the error is listed under its suite, and the exit status is 1."""
+    monkeypatch.setattr(mutants, "default_detectors",
+                        lambda: {"broken": _crashing_detector})
+    code = cli.main(["mutants", "--json", "--quiet", "--mutant", "M07-events-atomic"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert (report["caught"], report["errors"]) == (0, 1)
+    assert report["results"][0]["caught_by"] == {}
+    assert report["results"][0]["errors"] == {"broken": "RuntimeError: detector broke"}
