@@ -10,6 +10,8 @@ import math
 import os
 import subprocess
 import sys
+from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -221,3 +223,96 @@ def test_migspec_mutants_reports_a_detector_error(
     assert (report["caught"], report["errors"]) == (0, 1)
     assert report["results"][0]["caught_by"] == {}
     assert report["results"][0]["errors"] == {"broken": "RuntimeError: detector broke"}
+
+
+# -- rows: --migspec-target naming no factory; a factory returning no Target -----
+PLUGIN = "migspec.properties.pytest_plugin"
+
+TARGET_MODULE = '''
+thing = 42
+
+
+def returns_none():
+    return None
+
+
+def returns_42():
+    return 42
+
+
+class Half:
+    name = "half"
+
+    def execute(self, cmd):
+        return None
+
+
+def returns_half():
+    return Half()
+'''
+
+
+def _conformance(tmp_path: Path, target: str) -> subprocess.CompletedProcess[str]:
+    """``pytest --pyargs migspec.properties.conformance`` in ``tmp_path``, where
+    ``targets_here.py`` and ``broken_here.py`` are importable."""
+    (tmp_path / "targets_here.py").write_text(TARGET_MODULE)
+    (tmp_path / "broken_here.py").write_text('raise RuntimeError("boom at import")\n')
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
+        args += ["-p", PLUGIN]
+    args += [f"--migspec-target={target}", "--migspec-hypothesis-profile=dev",
+             "--pyargs", "migspec.properties.conformance"]
+    return subprocess.run(args, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nonexistent:thing", "cannot import module 'nonexistent': ModuleNotFoundError: "
+                              "No module named 'nonexistent'"),
+        ("targets_here", "a target factory is named 'module:factory', got 'targets_here'"),
+        ("targets_here:", "a target factory is named 'module:factory', got 'targets_here:'"),
+        ("targets_here:missing", "'targets_here' has no attribute 'missing'"),
+        ("targets_here:thing", "targets_here:thing is not callable (it is int 42)"),
+        ("broken_here:make", "cannot import module 'broken_here': RuntimeError: boom at import"),
+    ],
+)
+def test_a_bad_target_is_a_usage_error(tmp_path: Path, target: str, message: str) -> None:
+    """pytest's usage error (exit status 4), one line naming the option and
+    the problem, no traceback."""
+    done = _conformance(tmp_path, target)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stderr.strip() == f"ERROR: --migspec-target={target}: {message}"
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+MISSING_ALL = ("advance, alive, configure_vm, events, execute, feed, name, profile, reset, "
+               "set_env, settle, supports_env, supports_incoming, supports_time")
+
+
+@pytest.mark.parametrize(
+    ("factory", "returned", "missing"),
+    [
+        ("returns_none", "None", MISSING_ALL),
+        ("returns_42", "42", MISSING_ALL),
+        ("returns_half", "<targets_here.Half object at ",
+         "advance, alive, configure_vm, events, feed, profile, reset, set_env, settle, "
+         "supports_env, supports_incoming, supports_time"),
+    ],
+)
+def test_a_factory_that_returns_no_target_names_what_is_missing(
+    tmp_path: Path, factory: str, returned: str, missing: str
+) -> None:
+    """Both tests that need a target error out at set-up with the members of
+    the Target protocol (properties/targets.py) the object lacks."""
+    done = _conformance(tmp_path, f"targets_here:{factory}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "AssertionError" not in done.stdout
+    assert "2 errors" in done.stdout
+    lines = [line for line in done.stdout.splitlines()
+             if line.startswith(f"--migspec-target=targets_here:{factory} returned ")]
+    assert len(lines) == 2, done.stdout
+    for line in lines:
+        assert line.startswith(f"--migspec-target=targets_here:{factory} returned {returned}")
+        assert line.endswith(f", which is not a migspec Target: missing {missing}")
