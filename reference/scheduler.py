@@ -11,6 +11,7 @@ from typing import Protocol
 
 from migspec.reference import mainloop, thread
 from migspec.reference.qmp import run_queued
+from migspec.reference.rounds import RoundJumper
 from migspec.reference.world import Crash, Move, World
 
 
@@ -111,6 +112,10 @@ def step(world: World, move: Move) -> None:
         world.crash(vm, crash.reason, crash.line)
 
 
+#: Steps a :func:`run` takes before it looks for identical rounds to jump
+#: (reference/rounds.py); a short run never pays for looking.
+ROUNDS_AFTER = 10_000
+
 #: Steps one :func:`run` takes at most (a ``settle`` or an ``advance``)
 #: before it stops and raises :class:`StepBoundReached`.
 STEP_BOUND = 5_000_000
@@ -149,7 +154,8 @@ def run(
     """
     chooser = scheduler or DefaultScheduler()
     bound = STEP_BOUND if max_steps is None else max_steps
-    for _ in range(bound):
+    jumper = RoundJumper() if type(chooser) is DefaultScheduler else None
+    for taken in range(bound):
         enabled = moves(world)
         if enabled:
             step(world, chooser.choose(world, enabled))
@@ -160,4 +166,6 @@ def run(
                 world.clock_us = max(world.clock_us, until_us)
             return when is None
         world.clock_us = when
+        if jumper is not None and taken >= ROUNDS_AFTER:
+            jumper.sample(world, until_us)
     raise StepBoundReached(bound, world.clock_us)

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support import EXEC_URI, new_engine, qmp
 
 from migspec import cli
 from migspec.properties import mutants
 from migspec.properties.mutants import MUTANT_BY_ID, Mutant
+from migspec.reference import rounds, snapshot
 from migspec.reference import scheduler as sched
 from migspec.reference.engine import EngineError, StepBoundReached
 from migspec.reference.script import replay
@@ -316,3 +319,107 @@ def test_a_factory_that_returns_no_target_names_what_is_missing(
     for line in lines:
         assert line.startswith(f"--migspec-target=targets_here:{factory} returned {returned}")
         assert line.endswith(f", which is not a migspec Target: missing {missing}")
+
+
+# -- jumping identical rounds (reference/rounds.py) against step by step ----------
+def _advance_run(
+    accelerated: bool, env: dict[str, Any], speed: int | None, ms: int, profile: str,
+    destination: bool,
+) -> tuple[Any, list[Any], int]:
+    """Migrate under ``env`` and advance ``ms``; the world's key, its log and
+    the rounds jumped (looking for rounds from the first step, or never)."""
+    jumped = 0
+    real_jump = rounds.RoundJumper._jump
+
+    def counting(self: rounds.RoundJumper, *args: Any) -> None:
+        nonlocal jumped
+        before = self.jumped
+        real_jump(self, *args)
+        jumped += self.jumped - before
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sched, "ROUNDS_AFTER", 0 if accelerated else 10**18)
+        mp.setattr(rounds.RoundJumper, "_jump", counting)
+        eng = new_engine(profile, **env)
+        qmp(eng, "migrate-set-capabilities",
+            {"capabilities": [{"capability": "events", "state": True}]})
+        uri = EXEC_URI
+        if destination:
+            eng.incoming("tcp:0:4444")
+            uri = "tcp:127.0.0.1:4444"
+        if speed is not None:
+            qmp(eng, "migrate_set_speed", {"value": speed})
+        qmp(eng, "migrate", {"uri": uri})
+        eng.advance(ms)
+        qmp(eng, "query-migrate")
+        return snapshot.key(eng.world), list(eng.world.log), jumped
+
+
+@pytest.mark.parametrize(
+    ("env", "speed", "ms"),
+    [
+        ({"ram_bytes": 1 << 20, "bandwidth": 4_096_000, "dirty_rate": 8_192_000}, 1 << 20,
+         600_000),
+        ({"ram_bytes": 1 << 20, "bandwidth": 1_000_000, "dirty_rate": 3_000_000}, None,
+         600_000),
+    ],
+)
+@pytest.mark.parametrize("profile", ["seed", "fixed"])
+def test_jumped_rounds_give_the_step_by_step_world(
+    env: dict[str, Any], speed: int | None, ms: int, profile: str
+) -> None:
+    """Two migrations that never converge: jumping whole rounds ends in the
+    very world (every state variable, the clock) and log that running every
+    step does, and it did jump."""
+    fast = _advance_run(True, env, speed, ms, profile, False)
+    slow = _advance_run(False, env, speed, ms, profile, False)
+    assert fast[2] > 0 and slow[2] == 0
+    assert fast[:2] == slow[:2]
+
+
+@settings(max_examples=100, derandomize=True, database=None, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pages=st.sampled_from([1024, 2048, 1537, 700, 300, 2, 1]),
+    bandwidth=st.sampled_from([4_096_000, 2_048_000, 8_192_000, 1_000_000, 3_000_000]),
+    dirty_halves=st.sampled_from([4, 6, 8, 3, 5, 7, 2, 1, 0]),
+    speed=st.sampled_from([None, 409_600, 1_228_800, 40_960, 4_096_000, 0]),
+    ms=st.sampled_from([900_000, 300_000, 60_000, 999, 1, 0]),
+    profile=st.sampled_from(["seed", "fixed"]),
+    destination=st.booleans(),
+)
+def test_jumping_never_changes_a_run(
+    pages: int, bandwidth: int, dirty_halves: int, speed: int | None, ms: int, profile: str,
+    destination: bool,
+) -> None:
+    """Any small migration, converging or not (the guest dirties 0 to 4 times
+    what the channel carries): the run that looks for rounds to jump ends in
+    the same world and log as the plain step-by-step run."""
+    env = {"ram_bytes": pages * 4096, "bandwidth": bandwidth,
+           "dirty_rate": dirty_halves * bandwidth // 2}
+    fast = _advance_run(True, env, speed, ms, profile, destination)
+    slow = _advance_run(False, env, speed, ms, profile, destination)
+    assert fast[:2] == slow[:2]
+    JUMPED_EXAMPLES.append(fast[2] > 0)
+
+
+#: Which examples of the test above jumped (the next test checks some did).
+JUMPED_EXAMPLES: list[bool] = []
+
+
+def test_the_property_above_did_jump() -> None:
+    """The comparison above is not vacuous: many of its examples jumped."""
+    if not JUMPED_EXAMPLES:
+        test_jumping_never_changes_a_run()
+    assert sum(JUMPED_EXAMPLES) >= 10, JUMPED_EXAMPLES
+
+
+def test_the_issue_advance_reaches_the_time_asked() -> None:
+    """The issue's run: a guest dirtying 2e9 B/s never converges; advance 1e9
+    ms lets 1e9 ms pass (no step bound reached, no notice) and the migration
+    is still active, total-time 1e9 ms."""
+    _, out = replay([*NEVER_CONVERGES, {"migspec": "advance", "ms": 1_000_000_000},
+                     {"execute": "query-migrate"}])
+    assert [line for line in out if "migspec" in line] == []
+    info = out[-1]["return"]
+    assert (info["status"], info["total-time"]) == ("active", 1_000_000_000)
