@@ -212,6 +212,11 @@ class RoundJumper:
     """Brent's cycle search over the samples of one run; jumps whole rounds."""
 
     def __init__(self) -> None:
+        #: Rounds jumped in this run.
+        self.jumped = 0
+        self._restart()
+
+    def _restart(self) -> None:
         self.saved: Sample | None = None
         self.saved_quick: tuple[Any, ...] = ()
         self.power = 1
@@ -219,8 +224,6 @@ class RoundJumper:
         #: A round seen once: (its start sample, its shifts); accepted when
         #: the next round has the same length and shifts.
         self.candidate: tuple[Sample, list[int]] | None = None
-        #: Rounds jumped in this run.
-        self.jumped = 0
 
     def sample(self, world: World, until_us: int) -> None:
         """Look at the world after a clock jump; move it on by whole rounds
@@ -238,7 +241,8 @@ class RoundJumper:
                 if (cand is not None and cand[1] == shifts
                         and now.clock_us - cand[0].clock_us == 2 * period):
                     self._jump(world, now, shifts, period, until_us)
-                    self.candidate = None
+                    self._restart()  # look afresh from here
+                    return
                 else:
                     self.candidate = (saved, shifts)
             self.saved, self.saved_quick, self.count = now, quick, 0
