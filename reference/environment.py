@@ -182,12 +182,13 @@ class Ram:
         self.transferred += nbytes
         self.normal_pages += nbytes // C.TARGET_PAGE_SIZE
 
-    def iterate_budget(self, f: QemuFile, bandwidth: int) -> int:
+    def iterate_budget(self, f: QemuFile, bandwidth: int, instant: bool = False) -> int:
         """Bytes one ram_save_iterate sends: pages until the file is rate
         limited, nothing is dirty, or MAX_WAIT ms have passed. The time is
         checked after page 0 and every 64th page; writes go through
         IO_BUF_SIZE buffers, so only whole flushed buffers have cost time:
-        after 64k+1 pages exactly 8k buffers were flushed."""
+        after 64k+1 pages exactly 8k buffers were flushed. With ``instant``
+        transfers no time passes, so MAX_WAIT never ends the loop."""
         page = C.TARGET_PAGE_SIZE
         dirty_pages = self.dirty // page
         if f.xfer_limit > 0:
@@ -195,7 +196,8 @@ class Ram:
             pages = room // page + 1 if room >= 0 else 0
         else:
             pages = dirty_pages
-        per_check_bytes = 64 * page  # 8 flushed buffers per 64 pages
-        checks = MAX_WAIT_MS * bandwidth // (per_check_bytes * 1000) + 1
-        pages = min(pages, 64 * checks + 1, dirty_pages)
-        return pages * page
+        if not instant:
+            per_check_bytes = 64 * page  # 8 flushed buffers per 64 pages
+            checks = MAX_WAIT_MS * bandwidth // (per_check_bytes * 1000) + 1
+            pages = min(pages, 64 * checks + 1)
+        return min(pages, dirty_pages) * page

@@ -423,3 +423,19 @@ def test_the_issue_advance_reaches_the_time_asked() -> None:
     assert [line for line in out if "migspec" in line] == []
     info = out[-1]["return"]
     assert (info["status"], info["total-time"]) == ("active", 1_000_000_000)
+
+
+def test_instant_transfers_send_all_dirty_ram_in_one_iteration() -> None:
+    """README env instant: transfers take no virtual time, so ram_save_iterate's
+    MAX_WAIT (50 ms, ram.c) never ends its loop: with no rate limit
+    (migrate_set_speed 0, MIG-SPEED-001), 2**50 bytes of RAM go in one
+    iteration and settle is quiescent at clock 0 (it used to take 2**38 /
+    12,225 iterations at a clock that never moved)."""
+    eng = new_engine(ram_bytes=2**50, instant=True)
+    assert qmp(eng, "migrate_set_speed", {"value": 0}) == {"return": {}}
+    assert qmp(eng, "migrate", {"uri": EXEC_URI}) == {"return": {}}
+    assert eng.settle() is True
+    assert eng.world.clock_us == 0
+    info = qmp(eng, "query-migrate")["return"]
+    assert info["status"] == "completed"
+    assert info["ram"]["transferred"] == 2**50
