@@ -177,7 +177,9 @@ class ReferenceTarget:
         self._collect()
 
     def settle(self, max_ms: int = 600_000) -> bool:
-        """Run every actor until quiescent."""
+        """Run every actor until quiescent (the engine's
+        :class:`~migspec.reference.scheduler.StepBoundReached` if its step
+        bound comes first: never a silent False)."""
         done = self.engine.settle(max_ms)
         self._collect()
         return done
