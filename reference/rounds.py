@@ -1,8 +1,9 @@
 """Jumping whole identical rounds of a migration that never converges.
 
 A guest that dirties memory faster than the channel carries it keeps the
-migration thread in its loop (lines 929-1000) for ever: iterate, check the
-bandwidth window, sleep, iterate. Run step by step, a long ``advance`` or
+migration thread in its loop (lines 929-1000) for ever: iterate
+(MIG-THREAD-004), check the bandwidth window and sleep (MIG-THREAD-005),
+iterate. Run step by step, a long ``advance`` or
 ``settle`` then costs millions of steps. Nothing else moves, nothing is
 logged, and after a while the loop repeats itself exactly, up to a shift of
 time and of a few counters that only grow. :class:`RoundJumper` finds such a
@@ -31,8 +32,12 @@ from the first did, shifted in time and counters by the same amounts (the
 scheduler is :class:`~migspec.reference.scheduler.DefaultScheduler`, a
 function of the world). A round is accepted only after it is seen twice in a
 row with the same shifts, and only when nothing was logged or traced in it.
+The profile, the build and ``tracing`` do not change during a run. Only
+:func:`~migspec.reference.scheduler.run` jumps (``settle``, ``advance``); the
+explorer steps every interleaving itself and never jumps.
 ``tests/test_hostile_engine.py`` checks jumped runs against step-by-step
-runs, world and output.
+runs, world and output, and that every field that holds a time is given a
+kind here.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ written as literals."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -25,7 +26,11 @@ from migspec.properties.mutants import MUTANT_BY_ID, Mutant
 from migspec.reference import rounds, snapshot
 from migspec.reference import scheduler as sched
 from migspec.reference.engine import EngineError, StepBoundReached
+from migspec.reference.environment import QemuFile, Ram
 from migspec.reference.script import replay
+from migspec.reference.state import MigrationState
+from migspec.reference.vm import VM, ConnectPending, MigrationThread
+from migspec.reference.world import World
 
 #: The largest double below 2**64 (2**64 - 2**11): the repair's clamp.
 LARGEST_DOUBLE_BELOW_2_64 = 18446744073709549568
@@ -439,3 +444,17 @@ def test_instant_transfers_send_all_dirty_ram_in_one_iteration() -> None:
     info = qmp(eng, "query-migrate")["return"]
     assert info["status"] == "completed"
     assert info["ram"]["transferred"] == 2**50
+
+
+def test_every_time_field_has_a_round_kind() -> None:
+    """reference/rounds.py compares every field it does not know exactly; a
+    field that holds a time (named ``*_us``, ``*_ms``, ``*time``, ``*start``)
+    must be declared there, so a new one cannot be shifted wrongly or not at
+    all. The clock itself and durations (compared exactly) are the exceptions."""
+    durations = {(World, "clock_us"), (MigrationState, "setup_time"),
+                 (MigrationState, "downtime"), (MigrationState, "expected_downtime")}
+    for cls in (World, VM, MigrationState, MigrationThread, Ram, QemuFile, ConnectPending):
+        for f in dataclasses.fields(cls):
+            name = f.name
+            if name.endswith(("_us", "_ms", "time", "start")) and (cls, name) not in durations:
+                assert (cls, name) in rounds.KINDS, f"{cls.__name__}.{name}"
