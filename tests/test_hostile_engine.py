@@ -451,7 +451,7 @@ def test_every_time_field_has_a_round_kind() -> None:
     field that holds a time (named ``*_us``, ``*_ms``, ``*time``, ``*start``)
     must be declared there, so a new one cannot be shifted wrongly or not at
     all. The clock itself and durations (compared exactly) are the exceptions."""
-    durations = {(World, "clock_us"), (MigrationState, "setup_time"),
+    durations = {(World, "clock_us"), (VM, "max_downtime"), (MigrationState, "setup_time"),
                  (MigrationState, "downtime"), (MigrationState, "expected_downtime")}
     for cls in (World, VM, MigrationState, MigrationThread, Ram, QemuFile, ConnectPending):
         for f in dataclasses.fields(cls):
