@@ -166,7 +166,11 @@ def cmd_mutants(args: argparse.Namespace) -> int:
         for m in chosen:
             print(f"{m.id}\t{m.requirement}\t{m.fault}")
         return 0
-    detectors = M.default_detectors()
+    try:
+        detectors = M.default_detectors()
+    except ValueError as bad:  # MIGSPEC_MUTANTS_PROFILE names no profile
+        print(f"migspec mutants: {bad}", file=sys.stderr)
+        return 2
     if args.suite:
         missing = [s for s in args.suite if s not in detectors]
         if missing:
@@ -179,18 +183,21 @@ def cmd_mutants(args: argparse.Namespace) -> int:
     def progress(result: M.MutantResult) -> None:
         if not args.quiet:
             verdict = ", ".join(result.caught_by) or "NOT caught"
+            verdict += "".join(f"; ERROR in {s}: {e}" for s, e in result.errors.items())
             err.print(f"[dim]{result.mutant.id}: {verdict}[/]")
 
     results = M.run(chosen, detectors, progress)
     caught = sum(r.caught for r in results)
+    errors = sum(bool(r.errors) for r in results)
     if args.json:
         print(json.dumps({
             "mutants": len(results),
             "caught": caught,
+            "errors": errors,
             "suites": list(detectors),
             "results": [
                 {"id": r.mutant.id, "fault": r.mutant.fault, "requirement": r.mutant.requirement,
-                 "caught": r.caught, "caught_by": r.caught_by}
+                 "caught": r.caught, "caught_by": r.caught_by, "errors": r.errors}
                 for r in results
             ],
         }, indent=2))
@@ -202,11 +209,13 @@ def cmd_mutants(args: argparse.Namespace) -> int:
             table.add_column(suite)
         for r in results:
             table.add_row(r.mutant.id, r.mutant.requirement,
-                          *("caught" if s in r.caught_by else "-" for s in detectors))
+                          *("caught" if s in r.caught_by else "ERROR" if s in r.errors else "-"
+                            for s in detectors))
         console = Console()
         console.print(table)
-        console.print(f"{caught} of {len(results)} mutants caught")
-    return 0 if caught == len(results) else 1
+        console.print(f"{caught} of {len(results)} mutants caught"
+                      + (f"; a suite failed to run on {errors}" if errors else ""))
+    return 0 if caught == len(results) and not errors else 1
 
 
 def cmd_prove(args: argparse.Namespace) -> int:

@@ -111,6 +111,16 @@ def _is_qint(value: Any) -> bool:
     return type(value) is int and C.INT64_MIN <= value <= C.INT64_MAX
 
 
+def _strtod(value: int | float) -> float:
+    """A JSON number as the double QEMU 2.4 reads for a ``number`` argument: an
+    integer beyond int64 goes through ``strtod`` (json-parser.c), which
+    rounds it, or gives +/-infinity beyond the double range."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
 def type_ok(kind: ArgType, value: Any) -> bool:
     """``check_client_args_type`` for one argument."""
     if kind is ArgType.STRING:
@@ -664,7 +674,7 @@ class Model:
         return self._ok(st, "MIG-SPEED-001")
 
     def _h_migrate_set_downtime(self, args: dict[str, Any], st: ModelState) -> Outcome:
-        st.max_downtime = D.downtime_ns(float(args["value"]),
+        st.max_downtime = D.downtime_ns(_strtod(args["value"]),
                                         self.repairs("DEF-DOWNTIME-OVERFLOW"))
         if st.inflight:
             st.expected_downtime = None

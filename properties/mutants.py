@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
@@ -427,9 +427,31 @@ def contracts_detect(mutant: Mutant, max_iterations: int = 200) -> str | None:
 
 Detector = Callable[[Mutant], str | None]
 
+#: The environment variable naming the Hypothesis profile of the mutants run.
+MUTANTS_PROFILE_VAR = "MIGSPEC_MUTANTS_PROFILE"
+
+
+def mutants_profile() -> str:
+    """The Hypothesis profile ``$MIGSPEC_MUTANTS_PROFILE`` names (default ``ci``);
+    ValueError naming the known profiles for any other name, so a bad name
+    is refused before any mutant runs."""
+    import os
+
+    from migspec.properties.hypothesis_profiles import CI, PROFILES, selected
+
+    name = os.environ.get(MUTANTS_PROFILE_VAR) or CI
+    try:
+        return selected(name)
+    except ValueError:
+        raise ValueError(
+            f"{MUTANTS_PROFILE_VAR}={name!r}: unknown Hypothesis profile "
+            f"(known: {', '.join(sorted(PROFILES))})"
+        ) from None
+
 
 def default_detectors() -> dict[str, Detector]:
-    """Every suite available: explorer, Hypothesis (if installed here), contracts."""
+    """Every suite available: explorer, Hypothesis (if installed here), contracts.
+    ValueError if ``$MIGSPEC_MUTANTS_PROFILE`` names no profile."""
     detectors: dict[str, Detector] = {
         "explorer": lambda m: _under(m, explorer_detects),
         "contracts": contracts_detect,
@@ -438,25 +460,25 @@ def default_detectors() -> dict[str, Detector]:
         stateful = importlib.import_module("migspec.properties.stateful")
     except ImportError:
         return detectors
-    check: Callable[[], str | None] = stateful.mutant_detector
-    detectors["hypothesis"] = lambda m: _under(m, check)
+    profile = mutants_profile()
+    check: Callable[[str], str | None] = stateful.mutant_detector
+    detectors["hypothesis"] = lambda m: _under(m, lambda: check(profile))
     return detectors
 
 
 def _under(mutant: Mutant, check: Callable[[], str | None]) -> str | None:
     with applied(mutant):
-        try:
-            return check()
-        except Exception as err:  # a fault that breaks the engine is caught too
-            return f"{type(err).__name__}: {err}"
+        return check()
 
 
 @dataclass
 class MutantResult:
-    """What each suite said about one mutant."""
+    """What each suite said about one mutant: its verdicts (a catch) and the
+    suites that failed to give one (an error, never a catch)."""
 
     mutant: Mutant
     caught_by: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def caught(self) -> bool:
@@ -467,19 +489,26 @@ class MutantResult:
 def run(mutants: tuple[Mutant, ...] = MUTANTS,
         detectors: dict[str, Detector] | None = None,
         progress: Callable[[MutantResult], None] | None = None) -> list[MutantResult]:
-    """Apply each mutant and run every detector; the results in catalogue order."""
+    """Apply each mutant and run every detector; the results in catalogue order.
+
+    A detector that raises has no verdict on that mutant: the exception is
+    recorded in :attr:`MutantResult.errors` and does not count as a catch
+    (a suite that cannot run says nothing about the fault)."""
     chosen = detectors if detectors is not None else default_detectors()
     results: list[MutantResult] = []
     for mutant in mutants:
         caught: dict[str, str] = {}
+        errors: dict[str, str] = {}
         for name, detect in chosen.items():
-            verdict = detect(mutant)
+            try:
+                verdict = detect(mutant)
+            except Exception as err:  # the detector failed: an error, not a catch
+                errors[name] = f"{type(err).__name__}: {err}"
+                continue
             if verdict:
                 caught[name] = verdict
-        result = MutantResult(mutant, caught)
+        result = MutantResult(mutant, caught, errors)
         results.append(result)
         if progress is not None:
             progress(result)
     return results
-
-

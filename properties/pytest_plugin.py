@@ -53,11 +53,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+_FACTORY = pytest.StashKey["TargetFactory"]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Make the chosen Hypothesis profile visible to the suites."""
+    """Make the chosen Hypothesis profile visible to the suites; refuse a
+    ``--migspec-target`` that names no factory, or an unknown
+    ``--migspec-hypothesis-profile``, as usage errors (nothing is imported
+    unless one of the options is given)."""
     name = config.getoption("--migspec-hypothesis-profile", default=None)
     if name:
+        from migspec.properties.hypothesis_profiles import selected
+
+        try:
+            selected(str(name))
+        except ValueError as err:
+            raise pytest.UsageError(f"--migspec-hypothesis-profile={name}: {err}") from None
         os.environ["MIGSPEC_HYPOTHESIS_PROFILE"] = str(name)
+    spec = config.getoption("--migspec-target", default=None)
+    if spec:
+        from migspec.properties.targets import load_factory
+
+        try:
+            config.stash[_FACTORY] = load_factory(str(spec))
+        except ValueError as err:
+            raise pytest.UsageError(f"--migspec-target={spec}: {err}") from None
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -68,17 +88,25 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 @pytest.fixture(scope="session")
 def migspec_target_factory(request: pytest.FixtureRequest) -> TargetFactory:
-    """The factory named by ``--migspec-target`` (the reference engine by default)."""
-    from migspec.properties.targets import load_factory
+    """The factory named by ``--migspec-target`` (the reference engine by
+    default); each object it makes is checked against the Target protocol
+    (:class:`~migspec.properties.targets.NotATarget` names what is missing)."""
+    from migspec.properties.targets import checked, load_factory
 
     spec = request.config.getoption("--migspec-target", default=None) or DEFAULT_TARGET
-    try:
-        return load_factory(str(spec))
-    except (ImportError, AttributeError, ValueError) as err:
-        raise pytest.UsageError(f"--migspec-target={spec}: {err}") from None
+    factory = request.config.stash.get(_FACTORY, None)
+    if factory is None:
+        factory = load_factory(str(spec))
+    return checked(factory, f"--migspec-target={spec}")
 
 
 @pytest.fixture
 def migspec_target(migspec_target_factory: TargetFactory) -> Target:
     """A fresh target from the factory."""
-    return migspec_target_factory()
+    from migspec.properties.targets import NotATarget
+
+    try:
+        return migspec_target_factory()
+    except NotATarget as err:
+        problem = str(err)
+    pytest.fail(problem, pytrace=False)

@@ -177,7 +177,9 @@ class ReferenceTarget:
         self._collect()
 
     def settle(self, max_ms: int = 600_000) -> bool:
-        """Run every actor until quiescent."""
+        """Run every actor until quiescent (the engine's
+        :class:`~migspec.reference.scheduler.StepBoundReached` if its step
+        bound comes first: never a silent False)."""
         done = self.engine.settle(max_ms)
         self._collect()
         return done
@@ -194,16 +196,63 @@ def reference_fixed() -> Target:
 
 
 def load_factory(spec: str) -> TargetFactory:
-    """``module:attribute`` -> the factory it names (ValueError if it is not
-    one)."""
+    """``module:attribute`` -> the factory it names. ValueError with a one-line
+    message if ``spec`` has no colon, the module cannot be imported (whatever
+    it raised), the attribute is missing or it is not callable."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"target factory must be 'module:factory', got {spec!r}")
-    module = importlib.import_module(module_name)
+        raise ValueError(f"a target factory is named 'module:factory', got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # any import-time failure is the user's input
+        raise ValueError(
+            f"cannot import module {module_name!r}: {type(err).__name__}: {err}"
+        ) from None
     obj: Any = module
+    where = module_name
     for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"{where!r} has no attribute {part!r}")
         obj = getattr(obj, part)
+        where = f"{where}.{part}" if where != module_name else f"{module_name}:{part}"
     if not callable(obj):
-        raise ValueError(f"{spec} is not callable")
+        raise ValueError(f"{spec} is not callable (it is {type(obj).__name__} {obj!r:.60})")
     factory: TargetFactory = obj
     return factory
+
+
+def protocol_members() -> list[str]:
+    """Every attribute and method of :class:`Target`, sorted."""
+    methods = {n for n, v in vars(Target).items() if callable(v) and not n.startswith("_")}
+    return sorted(set(Target.__annotations__) | methods)
+
+
+def missing_members(obj: object) -> list[str]:
+    """The members of :class:`Target` that ``obj`` lacks (methods must be
+    callable); empty when it is a Target."""
+    def has(name: str) -> bool:
+        if not hasattr(obj, name):
+            return False
+        return name in Target.__annotations__ or callable(getattr(obj, name))
+
+    return [name for name in protocol_members() if not has(name)]
+
+
+class NotATarget(TypeError):
+    """A target factory returned something that is not a :class:`Target`."""
+
+
+def checked(factory: TargetFactory, spec: str) -> TargetFactory:
+    """``factory``, checking each object it returns: :class:`NotATarget`
+    naming the missing members if it is not a :class:`Target`."""
+    def make() -> Target:
+        obj: Any = factory()
+        missing = missing_members(obj)
+        if missing:
+            raise NotATarget(
+                f"{spec} returned {obj!r:.60}, which is not a migspec Target: "
+                f"missing {', '.join(missing)}"
+            )
+        target: Target = obj
+        return target
+    return make

@@ -7,7 +7,7 @@ from typing import Any
 
 from migspec.reference import scheduler as sched
 from migspec.reference import thread
-from migspec.reference.environment import Env
+from migspec.reference.environment import Env, ram_block_bytes
 from migspec.reference.handlers import QmpError, qemu_start_incoming_migration
 from migspec.reference.profiles import Profile, get_profile
 from migspec.reference.qmp import Reply, dispatch
@@ -15,6 +15,8 @@ from migspec.reference.vm import VM
 from migspec.reference.world import DESTINATION, SOURCE, Crash, Move, World
 from migspec.spec.runstates import RunState
 from migspec.spec.uris import BuildConfig
+
+StepBoundReached = sched.StepBoundReached
 
 #: ``settle`` gives up after this much virtual time without quiescence.
 DEFAULT_SETTLE_MS = 3_600_000
@@ -122,21 +124,27 @@ class Engine:
         return None
 
     def submit(self, cmd: Any, vm: str = SOURCE) -> None:
-        """Queue a command without running it (it runs as a ``main``/``qmp`` move)."""
+        """Queue a command without running it (it runs as a ``main``/``qmp`` move).
+
+        A VM that has exited never answers: as with :meth:`execute`, an
+        ``unanswered`` notice is logged instead (README, Output)."""
         target = self.vm(vm)
         if target.exited is not None:
-            raise EngineError(f"VM {vm!r} has exited: {target.exited}")
+            self.world.log.append((vm, {"migspec": "unanswered", "reason": target.exited}))
+            return
         target.queue.append(cmd)
 
     # -- time and scheduling -----------------------------------------------------
     def settle(self, max_ms: int = DEFAULT_SETTLE_MS) -> bool:
         """Run every actor until nothing can move; False if still busy after
-        ``max_ms`` of virtual time."""
+        ``max_ms`` of virtual time. :class:`StepBoundReached` if it took
+        :data:`~migspec.reference.scheduler.STEP_BOUND` steps short of both."""
         until = self.world.clock_us + max_ms * 1000
         return sched.run(self.world, until, self.scheduler, stop_at_quiescence=True)
 
     def advance(self, ms: int) -> bool:
-        """Let ``ms`` of virtual time pass with every actor running."""
+        """Let ``ms`` of virtual time pass with every actor running
+        (:class:`StepBoundReached` as for :meth:`settle`)."""
         if ms < 0:
             raise EngineError("advance needs ms >= 0")
         return sched.run(self.world, self.world.clock_us + ms * 1000, self.scheduler)
@@ -200,7 +208,7 @@ class Engine:
         if "ram_bytes" in values:
             for vm in self.world.vms.values():
                 if not vm.ram.active:
-                    vm.ram.total = self.world.env.ram_bytes
+                    vm.ram.total = ram_block_bytes(self.world.env.ram_bytes)
 
     def configure_vm(self, name: str, values: dict[str, Any]) -> None:
         """Set a VM's run state, autostart, global-state optionality, blockers,

@@ -22,10 +22,22 @@ COMPLETION_ERRORS = ("none", "vm-stop", "file-before-delivery", "file-after-deli
 MAX_WAIT_MS = 50
 
 
+def ram_block_bytes(ram_bytes: int) -> int:
+    """The guest RAM the migration sees for ``ram_bytes`` asked: whole target
+    pages. QEMU 2.4 never has a partial page of RAM: vl.c rounds ``-m`` up to
+    8 KiB and ``qemu_ram_alloc_internal`` (exec.c) aligns every RAM block up
+    to the host page (4096 on x86-64, the target page), so
+    ``ram_bytes_total()`` is a multiple of ``TARGET_PAGE_SIZE`` and ram.c
+    migrates whole pages. The knob is rounded up the same way."""
+    page = C.TARGET_PAGE_SIZE
+    return -(-ram_bytes // page) * page
+
+
 @dataclass
 class Env:
     """Environment knobs for one world (shared by its VMs)."""
 
+    #: Guest RAM asked for; the VMs get :func:`ram_block_bytes` of it.
     ram_bytes: int = 128 * 1024 * 1024
     #: Bytes per second the guest dirties while running.
     dirty_rate: int = 0
@@ -55,8 +67,9 @@ class Env:
                 if not isinstance(value, bool):
                     raise ValueError(f"env {key} must be a boolean")
             elif isinstance(current, int):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ValueError(f"env {key} must be a non-negative integer")
+                if (isinstance(value, bool) or not isinstance(value, int)
+                        or not 0 <= value <= C.INT64_MAX):
+                    raise ValueError(f"env {key} must be an integer from 0 to {C.INT64_MAX}")
             elif not isinstance(value, str):
                 raise ValueError(f"env {key} must be a string")
             if key == "connect" and value not in CONNECT_OUTCOMES:
@@ -169,12 +182,13 @@ class Ram:
         self.transferred += nbytes
         self.normal_pages += nbytes // C.TARGET_PAGE_SIZE
 
-    def iterate_budget(self, f: QemuFile, bandwidth: int) -> int:
+    def iterate_budget(self, f: QemuFile, bandwidth: int, instant: bool = False) -> int:
         """Bytes one ram_save_iterate sends: pages until the file is rate
         limited, nothing is dirty, or MAX_WAIT ms have passed. The time is
         checked after page 0 and every 64th page; writes go through
         IO_BUF_SIZE buffers, so only whole flushed buffers have cost time:
-        after 64k+1 pages exactly 8k buffers were flushed."""
+        after 64k+1 pages exactly 8k buffers were flushed. With ``instant``
+        transfers no time passes, so MAX_WAIT never ends the loop."""
         page = C.TARGET_PAGE_SIZE
         dirty_pages = self.dirty // page
         if f.xfer_limit > 0:
@@ -182,7 +196,8 @@ class Ram:
             pages = room // page + 1 if room >= 0 else 0
         else:
             pages = dirty_pages
-        per_check_bytes = 64 * page  # 8 flushed buffers per 64 pages
-        checks = MAX_WAIT_MS * bandwidth // (per_check_bytes * 1000) + 1
-        pages = min(pages, 64 * checks + 1, dirty_pages)
-        return pages * page
+        if not instant:
+            per_check_bytes = 64 * page  # 8 flushed buffers per 64 pages
+            checks = MAX_WAIT_MS * bandwidth // (per_check_bytes * 1000) + 1
+            pages = min(pages, 64 * checks + 1)
+        return min(pages, dirty_pages) * page

@@ -43,6 +43,20 @@ def _has_nan(value: Any) -> bool:
     return False
 
 
+def json_number(value: Any) -> Any:
+    """An argument value as QEMU 2.4's JSON parser hands it on: an integer
+    that does not fit int64 is parsed again by ``strtod`` (json-parser.c,
+    ``JSON_INTEGER`` falls through to ``JSON_FLOAT`` on ``ERANGE``), so it
+    becomes the nearest double, or +/-infinity beyond the double range.
+    Every other value is returned unchanged."""
+    if type(value) is not int or C.INT64_MIN <= value <= C.INT64_MAX:
+        return value
+    try:
+        return float(value)  # correctly rounded, as strtod
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _is_qint(value: Any) -> bool:
     """A JSON integer QEMU parses as QInt (larger ones become QFloat)."""
     return type(value) is int and C.INT64_MIN <= value <= C.INT64_MAX
@@ -109,7 +123,7 @@ def check(cmd: Any) -> tuple[CommandDecl, dict[str, Any]]:
     decl = COMMAND_BY_NAME.get(name)
     if decl is None:
         raise QmpError("command_not_found", name)
-    raw: dict[str, Any] = cmd.get("arguments", {})
+    raw: dict[str, Any] = {k: json_number(v) for k, v in cmd.get("arguments", {}).items()}
     if not all(type(v) in _PLAIN for v in raw.values()) and _has_nan(raw):
         raise _InputObjectError("json_parsing")
     # check_mandatory_args, then check_client_args_type (monitor.c).

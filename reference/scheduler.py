@@ -11,6 +11,7 @@ from typing import Protocol
 
 from migspec.reference import mainloop, thread
 from migspec.reference.qmp import run_queued
+from migspec.reference.rounds import RoundJumper
 from migspec.reference.world import Crash, Move, World
 
 
@@ -111,22 +112,50 @@ def step(world: World, move: Move) -> None:
         world.crash(vm, crash.reason, crash.line)
 
 
+#: Steps a :func:`run` takes before it looks for identical rounds to jump
+#: (reference/rounds.py); a short run never pays for looking.
+ROUNDS_AFTER = 10_000
+
+#: Steps one :func:`run` takes at most (a ``settle`` or an ``advance``)
+#: before it stops and raises :class:`StepBoundReached`.
+STEP_BOUND = 5_000_000
+
+
+class StepBoundReached(Exception):
+    """:func:`run` took its ``max_steps`` steps before it reached ``until_us``
+    or quiescence: the world stands where the last step left it, the clock at
+    ``clock_us``, earlier than asked. Never silent: the script runner prints
+    it as a notice with ``"bound"``."""
+
+    def __init__(self, steps: int, clock_us: int) -> None:
+        super().__init__(
+            f"stopped after {steps} steps at {clock_us // 1000} ms of virtual time, "
+            "before the time asked for"
+        )
+        self.steps = steps
+        self.clock_us = clock_us
+
+
 def run(
     world: World,
     until_us: int,
     scheduler: Scheduler | None = None,
     stop_at_quiescence: bool = False,
-    max_steps: int = 5_000_000,
+    max_steps: int | None = None,
 ) -> bool:
     """Step every actor, jumping the clock to the next wake-up whenever nothing
     is enabled, up to ``until_us``.
 
     Returns True when nothing can move any more. With ``stop_at_quiescence``
     the clock stays where that happened; otherwise, and whenever something
-    still waits for a later time, it ends at ``until_us``.
+    still waits for a later time, it ends at ``until_us``. After
+    ``max_steps`` (default :data:`STEP_BOUND`) steps short of both it raises
+    :class:`StepBoundReached`.
     """
     chooser = scheduler or DefaultScheduler()
-    for _ in range(max_steps):
+    bound = STEP_BOUND if max_steps is None else max_steps
+    jumper = RoundJumper() if type(chooser) is DefaultScheduler else None
+    for taken in range(bound):
         enabled = moves(world)
         if enabled:
             step(world, chooser.choose(world, enabled))
@@ -137,4 +166,6 @@ def run(
                 world.clock_us = max(world.clock_us, until_us)
             return when is None
         world.clock_us = when
-    return False
+        if jumper is not None and taken >= ROUNDS_AFTER:
+            jumper.sample(world, until_us)
+    raise StepBoundReached(bound, world.clock_us)

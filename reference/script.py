@@ -14,7 +14,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from migspec.reference.engine import DEFAULT_SETTLE_MS, Engine, EngineError, tick
+from migspec.reference.engine import (
+    DEFAULT_SETTLE_MS,
+    Engine,
+    EngineError,
+    StepBoundReached,
+    tick,
+)
 from migspec.reference.world import DESTINATION, SOURCE
 
 #: Directive name -> (required keys, optional keys).
@@ -92,6 +98,19 @@ def _int(obj: dict[str, Any], key: str, default: int) -> int:
     return value
 
 
+def _pass_time(engine: Engine, name: str, obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """``settle`` or ``advance``; the notice it prints, if any (README)."""
+    try:
+        if name == "advance":
+            engine.advance(_int(obj, "ms", 0))
+        elif not engine.settle(_int(obj, "max_ms", DEFAULT_SETTLE_MS)):
+            return [{"migspec": "settle", "quiescent": False, "clock_ms": engine.world.ms}]
+    except StepBoundReached as bound:  # the step bound is never silent
+        return [{"migspec": name, "quiescent": False, "bound": {"steps": bound.steps},
+                 "clock_ms": engine.world.ms}]
+    return []
+
+
 def run_line(engine: Engine, line: ScriptLine) -> list[dict[str, Any]]:
     """Run one line; the output lines it produced."""
     obj = line.obj
@@ -105,11 +124,8 @@ def run_line(engine: Engine, line: ScriptLine) -> list[dict[str, Any]]:
         if not isinstance(vm, str):
             raise EngineError(f"{name} vm must be a string")
     extra: list[dict[str, Any]] = []
-    if name == "settle":
-        if not engine.settle(_int(obj, "max_ms", DEFAULT_SETTLE_MS)):
-            extra.append({"migspec": "settle", "quiescent": False, "clock_ms": engine.world.ms})
-    elif name == "advance":
-        engine.advance(_int(obj, "ms", 0))
+    if name in ("settle", "advance"):
+        extra += _pass_time(engine, name, obj)
     elif name == "env":
         engine.set_env({k: v for k, v in obj.items() if k != "migspec"})
     elif name == "vm":

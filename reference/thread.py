@@ -124,7 +124,7 @@ def _iterate(world: World, vm: VM, t: MigrationThread) -> None:
         pending = vm.ram.dirty
     if pending and pending >= t.max_size:
         # MIG-THREAD-004
-        nbytes = vm.ram.iterate_budget(f, world.env.bandwidth)
+        nbytes = vm.ram.iterate_budget(f, world.env.bandwidth, world.env.instant)
         if world.write(f, nbytes):
             vm.ram.send(nbytes)
             t.wake_us = world.clock_us + world.env.transfer_us(nbytes)

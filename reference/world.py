@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from migspec.reference.environment import Env, QemuFile, Ram
+from migspec.reference.environment import Env, QemuFile, Ram, ram_block_bytes
 from migspec.reference.profiles import SEED, Profile
 from migspec.reference.vm import VM
 from migspec.spec.capabilities import Capability
@@ -87,7 +87,7 @@ class World:
     # -- processes ---------------------------------------------------------
     def add_vm(self, name: str) -> VM:
         """A new QEMU process called ``name`` (``register_global_state`` done)."""
-        vm = VM(name=name, ram=Ram(total=self.env.ram_bytes))
+        vm = VM(name=name, ram=Ram(total=ram_block_bytes(self.env.ram_bytes)))
         self.vms[name] = vm
         return vm
 

@@ -62,14 +62,18 @@ def test_command_waiting_for_the_lock_gets_its_error_reply() -> None:
 # -- submit ------------------------------------------------------------------------
 def test_submit_to_an_exited_vm() -> None:
     """A destination whose -incoming URI is unknown exits (MIG-INCOMING-004); a
-    command submitted to it is refused with the VM's name and its exit reason."""
+    command submitted to it is not queued: like execute, the engine logs it
+    unanswered with the exit reason (README, Output), and the run goes on."""
     eng = new_engine()
     eng.incoming("gopher:x")
-    with pytest.raises(EngineError) as caught:
-        eng.submit({"execute": "query-status"}, DEST)
-    assert str(caught.value) == (
-        "VM 'destination' has exited: -incoming gopher:x: unknown migration protocol: gopher:x"
-    )
+    eng.output()
+    eng.submit({"execute": "query-status"}, DEST)
+    assert eng.output() == [{
+        "migspec": "unanswered",
+        "reason": "-incoming gopher:x: unknown migration protocol: gopher:x",
+        "vm": "destination",
+    }]
+    assert eng.vm(DEST).queue == []
 
 
 # -- step --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from support import EXEC_URI, MIB, command, new_engine, ret, status
 
 from migspec.reference import scheduler as sched
@@ -138,9 +139,12 @@ def test_advance_runs_what_is_due_at_its_end() -> None:
 
 def test_run_out_of_steps_is_not_quiescence() -> None:
     """MIG-LIVE-001: quiescence means nothing can move; a run that stops because
-    its step budget is spent while actors can still move does not report it."""
+    its step budget is spent while actors can still move does not report it:
+    it raises StepBoundReached with the steps taken and where the clock stands."""
     eng = new_engine(ram_bytes=MIB)
     assert ret(eng, "migrate", {"uri": EXEC_URI}) == {}
-    assert sched.run(eng.world, 10**12, max_steps=1) is False
+    with pytest.raises(sched.StepBoundReached) as caught:
+        sched.run(eng.world, 10**12, max_steps=1)
+    assert (caught.value.steps, caught.value.clock_us) == (1, 0)
     assert status(eng) == "setup"
     assert sched.moves(eng.world)
