@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -486,20 +486,49 @@ class MutantResult:
         return bool(self.caught_by)
 
 
+#: No fault at all: the control run of every suite.
+CONTROL = Mutant("control", "none: the unmodified reference", "-", nullcontext)
+
+
+def control(detectors: dict[str, Detector]) -> dict[str, str]:
+    """Each suite on the unmodified reference (:data:`CONTROL`): {suite: what it
+    said} for every suite that reports a problem there or raises. Such a suite
+    would "catch" every mutant; its verdicts on mutants are errors instead.
+    (The contracts suite judges only a mutant's own decision function, so its
+    control says nothing; `migspec prove` confirms every contract of the
+    unmodified functions.)"""
+    broken: dict[str, str] = {}
+    for name, detect in detectors.items():
+        try:
+            verdict = detect(CONTROL)
+        except Exception as err:  # the suite cannot run at all
+            broken[name] = f"{type(err).__name__}: {err}"
+            continue
+        if verdict:
+            broken[name] = verdict
+    return broken
+
+
 def run(mutants: tuple[Mutant, ...] = MUTANTS,
         detectors: dict[str, Detector] | None = None,
         progress: Callable[[MutantResult], None] | None = None) -> list[MutantResult]:
     """Apply each mutant and run every detector; the results in catalogue order.
 
-    A detector that raises has no verdict on that mutant: the exception is
+    Every suite first runs on the unmodified reference (:func:`control`); one
+    that reports a problem there gives no verdicts. A detector that raises
+    has no verdict on that mutant: the exception is
     recorded in :attr:`MutantResult.errors` and does not count as a catch
     (a suite that cannot run says nothing about the fault)."""
     chosen = detectors if detectors is not None else default_detectors()
+    broken = control(chosen)
     results: list[MutantResult] = []
     for mutant in mutants:
         caught: dict[str, str] = {}
         errors: dict[str, str] = {}
         for name, detect in chosen.items():
+            if name in broken:
+                errors[name] = f"no verdict: on the unmodified reference it said {broken[name]}"
+                continue
             try:
                 verdict = detect(mutant)
             except Exception as err:  # the detector failed: an error, not a catch

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migspec.properties.mutants import MUTANT_BY_ID, MUTANTS, applied
+from migspec.properties.mutants import MUTANT_BY_ID, MUTANTS, Mutant, applied
 from migspec.reference import handlers, mainloop
 from migspec.reference.engine import Engine
 
@@ -37,3 +37,27 @@ def test_a_patched_function_is_patched_for_every_module_that_imported_it() -> No
         assert _expected_downtime_after_connect() == 300_000  # microseconds: the fault
     assert vars(handlers)["migrate_fd_connect"] is good is mainloop.migrate_fd_connect
     assert _expected_downtime_after_connect() == 300  # the default 300 ms
+
+
+def test_a_suite_that_fails_the_control_run_catches_nothing() -> None:
+    """A suite that reports a problem on the unmodified reference would "catch"
+    every mutant; its verdicts are errors instead (issue 8)."""
+    from migspec.properties.mutants import CONTROL, run
+
+    seen: list[str] = []
+
+    def always(m: Mutant) -> str:
+        seen.append(m.id)
+        return "a problem"
+
+    def discerning(m: Mutant) -> str | None:
+        return None if m is CONTROL else "caught it"
+
+    [result] = run((MUTANTS[0],), {"always": always, "discerning": discerning})
+    assert seen == ["control"]  # judged once, on the control, then never asked again
+    assert result.caught_by == {"discerning": "caught it"}
+    assert set(result.errors) == {"always"}
+    assert "unmodified reference" in result.errors["always"]
+
+    [alone] = run((MUTANTS[0],), {"always": always})
+    assert not alone.caught and alone.errors
