@@ -6,35 +6,45 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
+from migspec.reference import wire
 from migspec.reference.engine import Engine
 from migspec.reference.profiles import PROFILES
-from migspec.reference.script import ScriptError, parse, run_script
-
-
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
+from migspec.reference.script import ScriptError, read_script, run_script
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Replay a script against the reference and print what a client sees."""
+    """Replay a script against the reference and print what a client sees.
+
+    The script is read as bytes one line at a time (reference/script.py), and
+    each line's output is printed before the next line is read.
+    """
+    where = "<stdin>" if args.script == "-" else args.script
     try:
-        text = _read(args.script)
+        if args.script == "-":
+            if sys.stdin is None:  # started with standard input closed (<&-)
+                print("migspec run: standard input is closed", file=sys.stderr)
+                return 2
+            stream: IO[bytes] = sys.stdin.buffer
+        else:
+            stream = open(args.script, "rb")  # noqa: SIM115 (closed below)
     except OSError as err:
         print(f"migspec run: cannot read {args.script}: {err.strerror}", file=sys.stderr)
         return 2
-    where = "<stdin>" if args.script == "-" else args.script
     engine = Engine(args.profile)
     try:
-        for out in run_script(engine, parse(text, where), where):
-            print(json.dumps(out), flush=True)
+        for out in run_script(engine, read_script(stream, where), where):
+            print(wire.dumps(out), flush=True)
     except ScriptError as err:
         print(f"migspec run: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"migspec run: cannot read {where}: {err.strerror}", file=sys.stderr)
+        return 2
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
     return 0
 
 

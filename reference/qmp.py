@@ -8,11 +8,11 @@ the QAPI visitor's checks of nested values, then the handler.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from migspec.reference.handlers import HANDLERS, QmpError
 from migspec.reference.vm import VM
+from migspec.reference.wire import has_nan
 from migspec.reference.world import World
 from migspec.spec import constants as C
 from migspec.spec.capabilities import Capability
@@ -31,16 +31,6 @@ _EXPECTED = {
 
 #: Argument value types that cannot hold a NaN.
 _PLAIN = (str, int, bool)
-
-
-def _has_nan(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isnan(value)
-    if isinstance(value, dict):
-        return any(_has_nan(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_nan(v) for v in value)
-    return False
 
 
 def _is_qint(value: Any) -> bool:
@@ -110,7 +100,7 @@ def check(cmd: Any) -> tuple[CommandDecl, dict[str, Any]]:
     if decl is None:
         raise QmpError("command_not_found", name)
     raw: dict[str, Any] = cmd.get("arguments", {})
-    if not all(type(v) in _PLAIN for v in raw.values()) and _has_nan(raw):
+    if not all(type(v) in _PLAIN for v in raw.values()) and has_nan(raw):
         raise _InputObjectError("json_parsing")
     # check_mandatory_args, then check_client_args_type (monitor.c).
     for arg in decl.args:
