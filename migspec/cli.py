@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from migspec.reference import wire
@@ -80,19 +82,52 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def output_folder(path: Path, command: str) -> str | None:
+    """Make ``path`` a folder ``migspec COMMAND`` can write files in (creating
+    it if need be); None if it is, else the one-line error to print."""
+    if path.exists() and not path.is_dir():
+        return f"migspec {command}: {path} is not a folder"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        return f"migspec {command}: cannot write in {path}: {err.strerror or err}"
+    return None
+
+
+def project_docs() -> Path:
+    """``docs/reference`` of the checkout the package runs from (the folder
+    that holds ``migspec/`` and ``pyproject.toml``), wherever the current
+    folder is."""
+    return Path(__file__).resolve().parent.parent / "docs" / "reference"
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     """Write (or with --check, compare) the generated reference documents."""
-    from pathlib import Path
-
     from migspec import docgen
 
-    out = Path(args.out)
+    if args.out is not None:
+        out = Path(args.out)
+    else:
+        out = project_docs()
+        if not (out.parent.parent / "pyproject.toml").is_file():
+            print(f"migspec docs: {out.parent.parent} is not a migspec checkout (the package "
+                  "is installed without its docs); give --out DIR", file=sys.stderr)
+            return 2
     if args.check:
+        if not out.is_dir():
+            print(f"migspec docs: {out} is not a folder (nothing to check)", file=sys.stderr)
+            return 2
         stale = docgen.stale(out)
         for name in stale:
             print(f"migspec docs: {out / name} is out of date (run: migspec docs)",
                   file=sys.stderr)
         return 1 if stale else 0
+    problem = output_folder(out, "docs")
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     for path in docgen.write(out):
         print(path)
     return 0
@@ -100,8 +135,6 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 def cmd_explore(args: argparse.Namespace) -> int:
     """Explore every interleaving of the scenarios; exit 1 on a problem."""
-    from pathlib import Path
-
     from rich.console import Console
     from rich.table import Table
 
@@ -109,12 +142,18 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from migspec.properties.explorer import Result
     from migspec.properties.scenarios import SCENARIO_BY_NAME, SCENARIOS
 
-    if args.scenario and args.scenario not in SCENARIO_BY_NAME:
+    if args.scenario is not None and args.scenario not in SCENARIO_BY_NAME:
         known = ", ".join(SCENARIO_BY_NAME)
-        print(f"migspec explore: unknown scenario {args.scenario!r} (known: {known})",
-              file=sys.stderr)
+        print(f"migspec explore: unknown scenario {wire.text_of(args.scenario)} "
+              f"(known: {known})", file=sys.stderr)
         return 2
-    scenarios = [SCENARIO_BY_NAME[args.scenario]] if args.scenario else list(SCENARIOS)
+    if args.emit_scripts is not None:
+        problem = output_folder(Path(args.emit_scripts), "explore --emit-scripts")
+        if problem:  # refused before exploring, not after
+            print(problem, file=sys.stderr)
+            return 2
+    scenarios = ([SCENARIO_BY_NAME[args.scenario]] if args.scenario is not None
+                 else list(SCENARIOS))
     profiles = [args.profile] if args.profile else sorted(PROFILES, reverse=True)
     err = Console(stderr=True)
 
@@ -124,9 +163,14 @@ def cmd_explore(args: argparse.Namespace) -> int:
                       f"states in {result.seconds:.2f}s[/]")
 
     summary = explore(scenarios, profiles, sequences=args.sequences, progress=progress)
-    if args.emit_scripts:
-        for path in emit_scripts(summary, Path(args.emit_scripts)):
-            err.print(f"wrote {path}")
+    if args.emit_scripts is not None:
+        try:
+            for path in emit_scripts(summary, Path(args.emit_scripts)):
+                err.print(f"wrote {path}")
+        except OSError as error:
+            print(f"migspec explore --emit-scripts: cannot write in {args.emit_scripts}: "
+                  f"{error.strerror or error}", file=sys.stderr)
+            return 2
     if args.json:
         doc = summary.as_json()
         if args.sequences:
@@ -267,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     mutants.add_argument("--quiet", action="store_true", help="no progress lines")
     mutants.set_defaults(func=cmd_mutants)
     docs = sub.add_parser("docs", help="generate docs/reference from the declarations")
-    docs.add_argument("--out", default="docs/reference", help="output folder")
+    docs.add_argument("--out", default=None,
+                      help="output folder (default: docs/reference of the migspec checkout "
+                      "the package runs from, whatever the current folder)")
     docs.add_argument("--check", action="store_true", help="fail if the files are stale")
     docs.set_defaults(func=cmd_docs)
     return parser

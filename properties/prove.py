@@ -375,6 +375,28 @@ def _print_table(report: ProveReport) -> None:
     )
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Options of ``migspec prove``."""
     parser = argparse.ArgumentParser(
@@ -384,12 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--function", action="append", metavar="NAME",
                         help="only this function's contracts (repeatable)")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=positive_int, default=None,
                         help="worker processes (default: one per CPU)")
-    parser.add_argument("--max-iterations", type=int, default=CI_BUDGET.max_iterations)
-    parser.add_argument("--per-condition-timeout", type=float,
+    parser.add_argument("--max-iterations", type=positive_int,
+                        default=CI_BUDGET.max_iterations)
+    parser.add_argument("--per-condition-timeout", type=positive_float,
                         default=CI_BUDGET.per_condition_timeout)
-    parser.add_argument("--per-path-timeout", type=float, default=CI_BUDGET.per_path_timeout)
+    parser.add_argument("--per-path-timeout", type=positive_float,
+                        default=CI_BUDGET.per_path_timeout)
     parser.add_argument("--module", default=MODULE, help=argparse.SUPPRESS)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     return parser

@@ -358,3 +358,86 @@ def test_dumps_never_writes_nan() -> None:
         deep = {"a": [deep]}
     text = wire.dumps(deep)
     assert text == '{"a": [' * 3000 + "1" + "]}" * 3000
+
+
+# -- command-line paths and numbers ---------------------------------------------------
+def test_emit_scripts_onto_a_file_is_refused_before_exploring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`explore --emit-scripts FILE` (or a path under a file): exit 2 with a
+    one-line message, before any exploring (it used to be a traceback after the
+    whole exploration)."""
+    from migspec.properties import exploration
+
+    def must_not_run(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("explored before checking --emit-scripts")
+
+    monkeypatch.setattr(exploration, "explore", must_not_run)
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    for target, reason in ((afile, "is not a folder"),
+                           (afile / "sub", "cannot write in")):
+        assert cli.main(["explore", "--quiet", "--emit-scripts", str(target)]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err.startswith("migspec explore --emit-scripts: ")
+        assert reason in err
+        assert len(err.splitlines()) == 1
+
+
+def test_docs_out_onto_a_file_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`docs --out FILE` (or a path under a file): exit 2, one line, no traceback."""
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    assert cli.main(["docs", "--out", str(afile)]) == 2
+    assert capsys.readouterr().err == f"migspec docs: {afile} is not a folder\n"
+    assert cli.main(["docs", "--out", str(afile / "sub")]) == 2
+    assert capsys.readouterr().err == (
+        f"migspec docs: cannot write in {afile / 'sub'}: Not a directory\n")
+    assert afile.read_text(encoding="utf-8") == "x"
+
+
+def test_docs_check_from_another_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`migspec docs --check` run from another folder checks the checkout's
+    docs/reference (it used to look in ./docs/reference and call every file
+    stale)."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["docs", "--check"]) == 0
+    assert capsys.readouterr().err == ""
+    assert cli.main(["docs", "--check", "--out", "nowhere"]) == 2
+    assert capsys.readouterr().err == "migspec docs: nowhere is not a folder (nothing to check)\n"
+
+
+def test_explore_empty_scenario_is_unknown(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--scenario ""` names no scenario: an error listing the known ones (it
+    used to run them all)."""
+    assert cli.main(["explore", "--scenario", ""]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('migspec explore: unknown scenario "" (known: migrate-cancel, ')
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--max-iterations", "-5", "must be at least 1, not -5"),
+        ("--max-iterations", "0", "must be at least 1, not 0"),
+        ("--jobs", "0", "must be at least 1, not 0"),
+        ("--jobs", "-1", "must be at least 1, not -1"),
+        ("--jobs", "two", "not an integer: 'two'"),
+        ("--per-path-timeout", "0", "must be a number above 0, not 0"),
+        ("--per-condition-timeout", "nan", "must be a number above 0, not nan"),
+    ],
+)
+def test_prove_numbers_must_be_positive(
+    option: str, value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`migspec prove` refuses budgets and job counts below 1 with argparse's
+    usage error (exit 2) instead of accepting them."""
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["prove", option, value])
+    assert stopped.value.code == 2
+    assert f"migspec prove: error: argument {option}: {message}" in capsys.readouterr().err
