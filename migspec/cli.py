@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,38 +16,47 @@ from migspec.reference.profiles import PROFILES
 from migspec.reference.script import ScriptError, read_script, run_script
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Replay a script against the reference and print what a client sees.
-
-    The script is read as bytes one line at a time (reference/script.py), and
-    each line's output is printed before the next line is read.
-    """
-    where = "<stdin>" if args.script == "-" else args.script
-    try:
-        if args.script == "-":
-            if sys.stdin is None:  # started with standard input closed (<&-)
-                print("migspec run: standard input is closed", file=sys.stderr)
-                return 2
-            stream: IO[bytes] = sys.stdin.buffer
-        else:
-            stream = open(args.script, "rb")  # noqa: SIM115 (closed below)
-    except OSError as err:
-        print(f"migspec run: cannot read {args.script}: {err.strerror}", file=sys.stderr)
-        return 2
-    engine = Engine(args.profile)
+def run_stream(
+    stream: IO[bytes], where: str, profile: str, write: Callable[[str], object]
+) -> int:
+    """`migspec run` on an open byte stream: each output line (always JSON)
+    goes to ``write`` as soon as its script line has run; the exit status.
+    A bad line is reported on standard error as ``FILE:LINE: message``."""
+    engine = Engine(profile)
     try:
         for out in run_script(engine, read_script(stream, where), where):
-            print(wire.dumps(out), flush=True)
+            write(wire.dumps(out))
     except ScriptError as err:
         print(f"migspec run: {err}", file=sys.stderr)
         return 2
     except OSError as err:
         print(f"migspec run: cannot read {where}: {err.strerror}", file=sys.stderr)
         return 2
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Replay a script against the reference and print what a client sees.
+
+    The script is read as bytes one line at a time (reference/script.py), and
+    each line's output is printed before the next line is read.
+    """
+    if args.script == "-":
+        if sys.stdin is None:  # started with standard input closed (<&-)
+            print("migspec run: standard input is closed", file=sys.stderr)
+            return 2
+        return run_stream(sys.stdin.buffer, "<stdin>", args.profile, _print_line)
+    try:
+        stream = open(args.script, "rb")  # noqa: SIM115 (a with block below)
+    except OSError as err:
+        print(f"migspec run: cannot read {args.script}: {err.strerror}", file=sys.stderr)
+        return 2
+    with stream:
+        return run_stream(stream, args.script, args.profile, _print_line)
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -159,7 +159,8 @@ def _check_directive(where: str, number: int, obj: dict[str, Any]) -> None:
     if "*" not in optional:
         extra = keys - required - optional
         if extra:
-            raise ScriptError(where, number, f"{name} does not take {', '.join(sorted(extra))}")
+            raise ScriptError(where, number, f"{name} does not take "
+                              f"{', '.join(wire.text_of(k) for k in sorted(extra))}")
 
 
 def _int(obj: dict[str, Any], key: str, default: int) -> int:

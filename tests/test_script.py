@@ -163,11 +163,11 @@ def test_missing_required_key(obj: dict[str, Any], message: str) -> None:
 @pytest.mark.parametrize(
     ("obj", "message"),
     [
-        (directive("advance", ms=5, extra=1), "advance does not take extra"),
-        (directive("tick", ms=5), "tick does not take ms"),
-        (directive("trace", vm="source", b=1, a=2), "trace does not take a, b"),
-        (directive("settle", ms=5), "settle does not take ms"),
-        (directive("step", actor="main", runstate="x"), "step does not take runstate"),
+        (directive("advance", ms=5, extra=1), 'advance does not take "extra"'),
+        (directive("tick", ms=5), 'tick does not take "ms"'),
+        (directive("trace", vm="source", b=1, a=2), 'trace does not take "a", "b"'),
+        (directive("settle", ms=5), 'settle does not take "ms"'),
+        (directive("step", actor="main", runstate="x"), 'step does not take "runstate"'),
     ],
 )
 def test_unexpected_key(obj: dict[str, Any], message: str) -> None:
