@@ -63,7 +63,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Run every check there is; exit 1 if any fails."""
     from migspec.properties.selfcheck import run_all
 
-    results = run_all()
+    if args.json or not sys.stderr.isatty():
+        results = run_all()
+    else:
+        with _VerifyProgress() as shown:
+            results = run_all(shown)
     ok = all(r.ok for r in results)
     if args.json:
         doc: dict[str, Any] = {
@@ -110,6 +114,49 @@ def project_docs() -> Path:
     that holds ``migspec/`` and ``pyproject.toml``), wherever the current
     folder is."""
     return Path(__file__).resolve().parent.parent / "docs" / "reference"
+
+
+class _VerifyProgress:
+    """`migspec verify` on a terminal: one line per check on standard error,
+    with a bar where the check counts its work (selfcheck.Progress)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.bars = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True),
+        )
+        self.task: Any = None
+
+    def __enter__(self) -> _VerifyProgress:
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
+        self.bars.stop()
+
+    def _finish(self) -> None:
+        if self.task is not None:
+            task = self.bars.tasks[-1]
+            total = task.total if task.total is not None else 1
+            self.bars.update(self.task, total=total, completed=total)
+
+    def start(self, index: int, total: int, title: str) -> None:
+        self._finish()
+        self.task = self.bars.add_task(f"[{index}/{total}] {title}", total=None)
+
+    def advance(self, done: int, total: int) -> None:
+        self.bars.update(self.task, completed=done, total=total)
 
 
 def cmd_docs(args: argparse.Namespace) -> int:

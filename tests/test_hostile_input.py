@@ -441,3 +441,90 @@ def test_prove_numbers_must_be_positive(
         cli.main(["prove", option, value])
     assert stopped.value.code == 2
     assert f"migspec prove: error: argument {option}: {message}" in capsys.readouterr().err
+
+
+# -- progress of long runs -------------------------------------------------------------
+class Recorder:
+    """A selfcheck.Progress that writes down what it is told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+
+    def start(self, index: int, total: int, title: str) -> None:
+        self.events.append(("start", index, total, title))
+
+    def advance(self, done: int, total: int) -> None:
+        self.events.append(("advance", done, total))
+
+
+def quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replace verify's checks by two quick ones: the seed defects' witnesses
+    (which count their work) and one that crashes."""
+    from migspec.properties import selfcheck
+
+    def crashes(advance: Any = None) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(selfcheck, "CHECKS", (
+        (selfcheck.defects_witnessed, "seed defects"), (crashes, "a crashing check")))
+
+
+def test_verify_reports_each_check_and_its_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_all tells its Progress which check starts and, where a check counts
+    its work, how far it is; a crashing check is a failed result."""
+    from migspec.properties import selfcheck
+    from migspec.spec.defects import DEFECTS
+
+    quick_checks(monkeypatch)
+    seen = Recorder()
+    results = selfcheck.run_all(seen)
+    n = len(DEFECTS)
+    assert seen.events == [("start", 1, 2, "seed defects"),
+                           *(("advance", k, n) for k in range(1, n + 1)),
+                           ("start", 2, 2, "a crashing check")]
+    assert [r.ok for r in results] == [True, False]
+    assert results[1].detail == "RuntimeError: boom"
+
+
+def test_verify_progress_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`migspec verify` shows which check runs on standard error when it is a
+    terminal; with --json, or when standard error is not a terminal, nothing
+    extra (the JSON report alone on standard output)."""
+    quick_checks(monkeypatch)
+    assert cli.main(["verify", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert [c["name"] for c in json.loads(out)["checks"]] == [
+        "seed defects differ between seed and fixed", "crashes"]
+    assert cli.main(["verify"]) == 1
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli.main(["verify"]) == 1
+    err = capsys.readouterr().err
+    assert "[1/2] seed defects" in err
+    assert "[2/2] a crashing check" in err
+
+
+def test_prove_reports_each_function_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CrossHair's workers report each function as it is done, not only at
+    the end: progress(done, total) once per function."""
+    from migspec.properties import prove
+
+    (tmp_path / "migspec_two_contracts.py").write_text(
+        'def one(value: int) -> int:\n'
+        '    """pre: 0 <= value <= 3\n    post: __return__ >= 0\n    """\n'
+        '    return value\n\n\n'
+        'def two(value: int) -> int:\n'
+        '    """pre: 0 <= value <= 3\n    post: __return__ <= 3\n    """\n'
+        '    return value\n', encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    calls: list[tuple[int, int]] = []
+    report = prove.prove("migspec_two_contracts", jobs=2,
+                         progress=lambda done, total: calls.append((done, total)))
+    assert report.ok
+    assert calls == [(1, 2), (2, 2)]
