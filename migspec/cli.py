@@ -77,7 +77,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 for r in results
             ],
         }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc, indent=2, allow_nan=False))
     else:
         from rich.console import Console
         from rich.table import Table
@@ -232,7 +232,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         if args.sequences:
             for run, result in zip(doc["runs"], summary.runs, strict=True):
                 run["sequences"] = result.sequences
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc, indent=2, allow_nan=False))
         return 0 if summary.ok else 1
     console = Console()
     table = Table(title="migspec explore")
