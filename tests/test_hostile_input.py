@@ -237,6 +237,19 @@ def test_numbers_as_qemu_reads_them(text: str, value: float) -> None:
     assert type(got) is type(value)
 
 
+def test_a_400_digit_downtime_reaches_the_handler_as_infinity(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """MIG-QMP-005, MIG-DOWNTIME-001: an integer of 400 digits is no QInt, so
+    QEMU 2.4 parses it with strtod (infinity); the 'T' argument takes any
+    number and qmp_migrate_set_downtime (lines 821-826) has no error path: {}.
+    (It used to raise OverflowError converting the Python int.)"""
+    line = '{"execute": "migrate_set_downtime", "arguments": {"value": ' + "1" * 400 + "}}"
+    code, out, _ = run_bytes(f"{line}\n".encode(), capsys, tmp_path)
+    assert code == 0
+    assert out == [{"return": {}}]
+
+
 @pytest.mark.parametrize("text", ["0e5", "01", "1.", "1e", "-", ".5", "+1", "0x10"])
 def test_malformed_numbers(text: str) -> None:
     """QEMU 2.4's lexer: digits after '-', '.' and 'e', no exponent after a bare
