@@ -541,3 +541,15 @@ def test_prove_reports_each_function_done(
                          progress=lambda done, total: calls.append((done, total)))
     assert report.ok
     assert calls == [(1, 2), (2, 2)]
+
+
+def test_docs_without_a_checkout_says_where_it_looked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed without its checkout (no pyproject.toml next to the package),
+    `migspec docs` names the folder it looked in and asks for --out: exit 2."""
+    monkeypatch.setattr(cli, "project_docs", lambda: tmp_path / "docs" / "reference")
+    assert cli.main(["docs", "--check"]) == 2
+    assert capsys.readouterr().err == (
+        f"migspec docs: {tmp_path} is not a migspec checkout (the package is installed "
+        "without its docs); give --out DIR\n")
