@@ -12,7 +12,7 @@ from typing import Any
 
 from migspec.reference.handlers import HANDLERS, QmpError
 from migspec.reference.vm import VM
-from migspec.reference.wire import has_nan
+from migspec.reference.wire import has_nan, qobject_number
 from migspec.reference.world import World
 from migspec.spec import constants as C
 from migspec.spec.capabilities import Capability
@@ -99,7 +99,7 @@ def check(cmd: Any) -> tuple[CommandDecl, dict[str, Any]]:
     decl = COMMAND_BY_NAME.get(name)
     if decl is None:
         raise QmpError("command_not_found", name)
-    raw: dict[str, Any] = cmd.get("arguments", {})
+    raw: dict[str, Any] = {k: qobject_number(v) for k, v in cmd.get("arguments", {}).items()}
     if not all(type(v) in _PLAIN for v in raw.values()) and has_nan(raw):
         raise _InputObjectError("json_parsing")
     # check_mandatory_args, then check_client_args_type (monitor.c).

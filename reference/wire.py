@@ -83,11 +83,25 @@ class Decoded:
     duplicate_keys: tuple[str, ...]
 
 
+def qobject_number(value: Any) -> Any:
+    """A value as QEMU 2.4's parser hands it on: an integer that does not fit
+    int64 is parsed again by ``strtod`` (``JSON_INTEGER`` falls through to
+    ``JSON_FLOAT`` on ``ERANGE``), so it becomes the nearest double, or
+    +/-infinity beyond the double range; any other value is unchanged. For
+    command objects built in Python (a target, a test) as for decoded text."""
+    if type(value) is not int or C.INT64_MIN <= value <= C.INT64_MAX:
+        return value
+    try:
+        return float(value)  # correctly rounded, as strtod
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _number(integer: str, fraction: str | None, exponent: str | None) -> int | float:
-    if fraction is None and exponent is None:
-        value = int(integer)
-        if C.INT64_MIN <= value <= C.INT64_MAX:
-            return value
+    # More than 19 digits is beyond int64 (no leading zeros); not converting
+    # them to int also keeps clear of Python's 4,300-digit int() limit.
+    if fraction is None and exponent is None and len(integer.lstrip("-")) <= 19:
+        return qobject_number(int(integer))  # type: ignore[no-any-return]
     # strtod: correctly rounded, +-inf beyond the double range, 0 below it.
     return float(integer + (fraction or "") + (exponent or ""))
 

@@ -224,6 +224,9 @@ def test_an_infinite_id_is_refused(capsys: pytest.CaptureFixture[str], tmp_path:
         ("1" + "0" * 400, float("inf")),
         ("-1" + "0" * 400, float("-inf")),
         ("1e400", float("inf")),
+        ("9" * 5000, float("inf")),
+        ("-" + "9" * 5000, float("-inf")),
+        ("1" + "0" * 19, 1e19),
         ("1e-400", 0.0),
         ("2.5", 2.5),
         ("-0", 0),
@@ -304,6 +307,18 @@ def test_deeply_nested_arguments_get_a_qmp_reply(
     assert code == 0
     assert out == [{"error": {"class": GENERIC,
                               "desc": "Invalid parameter type for 'value', expected: number"}}]
+
+
+def test_big_integers_from_python_are_doubles_too() -> None:
+    """MIG-QMP-005: a command object built in Python (a target, a test) gets
+    the same number policy as text: an int beyond int64 is a double, so a
+    'T' argument of 10**400 is infinity and the command returns {}."""
+    reply = Engine().execute({"execute": "migrate_set_downtime",
+                              "arguments": {"value": 10**400}})
+    assert reply == {"return": {}}
+    assert wire.qobject_number(2**63) == 9223372036854775808.0
+    assert wire.qobject_number(-(10**400)) == float("-inf")
+    assert wire.qobject_number(True) is True
 
 
 def test_nan_deep_inside_arguments_from_python() -> None:
