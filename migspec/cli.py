@@ -5,44 +5,69 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
 
+from migspec.reference import wire
 from migspec.reference.engine import Engine
 from migspec.reference.profiles import PROFILES
-from migspec.reference.script import ScriptError, parse, run_script
+from migspec.reference.script import ScriptError, read_script, run_script
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """Replay a script against the reference and print what a client sees."""
+def run_stream(
+    stream: IO[bytes], where: str, profile: str, write: Callable[[str], object]
+) -> int:
+    """`migspec run` on an open byte stream: each output line (always JSON)
+    goes to ``write`` as soon as its script line has run; the exit status.
+    A bad line is reported on standard error as ``FILE:LINE: message``."""
+    engine = Engine(profile)
     try:
-        text = _read(args.script)
-    except OSError as err:
-        print(f"migspec run: cannot read {args.script}: {err.strerror}", file=sys.stderr)
-        return 2
-    where = "<stdin>" if args.script == "-" else args.script
-    engine = Engine(args.profile)
-    try:
-        for out in run_script(engine, parse(text, where), where):
-            print(json.dumps(out), flush=True)
+        for out in run_script(engine, read_script(stream, where), where):
+            write(wire.dumps(out))
     except ScriptError as err:
         print(f"migspec run: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"migspec run: cannot read {where}: {err.strerror}", file=sys.stderr)
+        return 2
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Replay a script against the reference and print what a client sees.
+
+    The script is read as bytes one line at a time (reference/script.py), and
+    each line's output is printed before the next line is read.
+    """
+    if args.script == "-":
+        if sys.stdin is None:  # started with standard input closed (<&-)
+            print("migspec run: standard input is closed", file=sys.stderr)
+            return 2
+        return run_stream(sys.stdin.buffer, "<stdin>", args.profile, _print_line)
+    try:
+        stream = open(args.script, "rb")  # noqa: SIM115 (a with block below)
+    except OSError as err:
+        print(f"migspec run: cannot read {args.script}: {err.strerror}", file=sys.stderr)
+        return 2
+    with stream:
+        return run_stream(stream, args.script, args.profile, _print_line)
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Run every check there is; exit 1 if any fails."""
     from migspec.properties.selfcheck import run_all
 
-    results = run_all()
+    if args.json or not sys.stderr.isatty():
+        results = run_all()
+    else:
+        with _VerifyProgress() as shown:
+            results = run_all(shown)
     ok = all(r.ok for r in results)
     if args.json:
         doc: dict[str, Any] = {
@@ -52,7 +77,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 for r in results
             ],
         }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc, indent=2, allow_nan=False))
     else:
         from rich.console import Console
         from rich.table import Table
@@ -70,19 +95,95 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def output_folder(path: Path, command: str) -> str | None:
+    """Make ``path`` a folder ``migspec COMMAND`` can write files in (creating
+    it if need be); None if it is, else the one-line error to print."""
+    if path.exists() and not path.is_dir():
+        return f"migspec {command}: {path} is not a folder"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        return f"migspec {command}: cannot write in {path}: {err.strerror or err}"
+    return None
+
+
+def project_docs() -> Path:
+    """``docs/reference`` of the checkout the package runs from (the folder
+    that holds ``migspec/`` and ``pyproject.toml``), wherever the current
+    folder is."""
+    return Path(__file__).resolve().parent.parent / "docs" / "reference"
+
+
+class _VerifyProgress:
+    """`migspec verify` on a terminal: one line per check on standard error,
+    with a bar where the check counts its work (selfcheck.Progress)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.bars = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True),
+        )
+        self.task: Any = None
+
+    def __enter__(self) -> _VerifyProgress:
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
+        self.bars.stop()
+
+    def _finish(self) -> None:
+        if self.task is not None:
+            task = self.bars.tasks[-1]
+            total = task.total if task.total is not None else 1
+            self.bars.update(self.task, total=total, completed=total)
+
+    def start(self, index: int, total: int, title: str) -> None:
+        self._finish()
+        self.task = self.bars.add_task(f"[{index}/{total}] {title}", total=None)
+
+    def advance(self, done: int, total: int) -> None:
+        self.bars.update(self.task, completed=done, total=total)
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     """Write (or with --check, compare) the generated reference documents."""
-    from pathlib import Path
-
     from migspec import docgen
 
-    out = Path(args.out)
+    if args.out is not None:
+        out = Path(args.out)
+    else:
+        out = project_docs()
+        if not (out.parent.parent / "pyproject.toml").is_file():
+            print(f"migspec docs: {out.parent.parent} is not a migspec checkout (the package "
+                  "is installed without its docs); give --out DIR", file=sys.stderr)
+            return 2
     if args.check:
+        if not out.is_dir():
+            print(f"migspec docs: {out} is not a folder (nothing to check)", file=sys.stderr)
+            return 2
         stale = docgen.stale(out)
         for name in stale:
             print(f"migspec docs: {out / name} is out of date (run: migspec docs)",
                   file=sys.stderr)
         return 1 if stale else 0
+    problem = output_folder(out, "docs")
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     for path in docgen.write(out):
         print(path)
     return 0
@@ -90,8 +191,6 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 def cmd_explore(args: argparse.Namespace) -> int:
     """Explore every interleaving of the scenarios; exit 1 on a problem."""
-    from pathlib import Path
-
     from rich.console import Console
     from rich.table import Table
 
@@ -99,12 +198,18 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from migspec.properties.explorer import Result
     from migspec.properties.scenarios import SCENARIO_BY_NAME, SCENARIOS
 
-    if args.scenario and args.scenario not in SCENARIO_BY_NAME:
+    if args.scenario is not None and args.scenario not in SCENARIO_BY_NAME:
         known = ", ".join(SCENARIO_BY_NAME)
-        print(f"migspec explore: unknown scenario {args.scenario!r} (known: {known})",
-              file=sys.stderr)
+        print(f"migspec explore: unknown scenario {wire.text_of(args.scenario)} "
+              f"(known: {known})", file=sys.stderr)
         return 2
-    scenarios = [SCENARIO_BY_NAME[args.scenario]] if args.scenario else list(SCENARIOS)
+    if args.emit_scripts is not None:
+        problem = output_folder(Path(args.emit_scripts), "explore --emit-scripts")
+        if problem:  # refused before exploring, not after
+            print(problem, file=sys.stderr)
+            return 2
+    scenarios = ([SCENARIO_BY_NAME[args.scenario]] if args.scenario is not None
+                 else list(SCENARIOS))
     profiles = [args.profile] if args.profile else sorted(PROFILES, reverse=True)
     err = Console(stderr=True)
 
@@ -114,15 +219,20 @@ def cmd_explore(args: argparse.Namespace) -> int:
                       f"states in {result.seconds:.2f}s[/]")
 
     summary = explore(scenarios, profiles, sequences=args.sequences, progress=progress)
-    if args.emit_scripts:
-        for path in emit_scripts(summary, Path(args.emit_scripts)):
-            err.print(f"wrote {path}")
+    if args.emit_scripts is not None:
+        try:
+            for path in emit_scripts(summary, Path(args.emit_scripts)):
+                err.print(f"wrote {path}")
+        except OSError as error:
+            print(f"migspec explore --emit-scripts: cannot write in {args.emit_scripts}: "
+                  f"{error.strerror or error}", file=sys.stderr)
+            return 2
     if args.json:
         doc = summary.as_json()
         if args.sequences:
             for run, result in zip(doc["runs"], summary.runs, strict=True):
                 run["sequences"] = result.sequences
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc, indent=2, allow_nan=False))
         return 0 if summary.ok else 1
     console = Console()
     table = Table(title="migspec explore")
@@ -266,7 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     mutants.add_argument("--quiet", action="store_true", help="no progress lines")
     mutants.set_defaults(func=cmd_mutants)
     docs = sub.add_parser("docs", help="generate docs/reference from the declarations")
-    docs.add_argument("--out", default="docs/reference", help="output folder")
+    docs.add_argument("--out", default=None,
+                      help="output folder (default: docs/reference of the migspec checkout "
+                      "the package runs from, whatever the current folder)")
     docs.add_argument("--check", action="store_true", help="fail if the files are stale")
     docs.set_defaults(func=cmd_docs)
     from migspec.properties.tracecheck import add_cli as add_check_trace

@@ -100,6 +100,7 @@ def emit_scripts(summary: Summary, out_dir: Path) -> list[Path]:
                 f"# explained by: {v.defect}\n"
                 f"# replay: migspec run --profile {result.profile} {name}\n"
             )
-            path.write_text(header + "".join(json.dumps(line) + "\n" for line in v.script))
+            path.write_text(header + "".join(json.dumps(line, allow_nan=False) + "\n"
+                                             for line in v.script))
             written.append(path)
     return written

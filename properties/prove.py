@@ -32,11 +32,13 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from migspec.properties.selfcheck import CheckResult
 
@@ -248,8 +250,10 @@ def prove(
     budget: Budget = CI_BUDGET,
     functions: Sequence[str] | None = None,
     jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ProveReport:
-    """Run CrossHair over the contracts of ``module`` (or of ``functions`` only)."""
+    """Run CrossHair over the contracts of ``module`` (or of ``functions``
+    only); ``progress(done, total)`` after each function a worker finishes."""
     contracts = find_contracts(module)
     if functions is not None:
         wanted = set(functions)
@@ -261,7 +265,7 @@ def prove(
     report = ProveReport(module, budget)
     started = time.monotonic()
     n_jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    procs: list[subprocess.Popen[str]] = []
+    procs: list[tuple[subprocess.Popen[str], IO[str]]] = []
     for group in _split(names, n_jobs):
         cmd = [
             sys.executable, "-m", "migspec.properties.prove", "--worker", ",".join(group),
@@ -270,17 +274,37 @@ def prove(
             "--per-condition-timeout", str(budget.per_condition_timeout),
             "--per-path-timeout", str(budget.per_path_timeout),
         ]
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
+        errors: IO[str] = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed below)
+        procs.append((subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True),
+                      errors))
     lines: list[dict[str, Any]] = []
     failures: list[str] = []
-    for proc in procs:
-        out, err = proc.communicate()
-        for raw in out.splitlines():
+    lock = threading.Lock()
+
+    def read(proc: subprocess.Popen[str]) -> None:
+        """Collect one worker's JSON lines as they come; report each function done."""
+        assert proc.stdout is not None
+        for raw in proc.stdout:
             try:
-                lines.append(json.loads(raw))
+                item = json.loads(raw)
             except json.JSONDecodeError:
                 continue
+            with lock:
+                lines.append(item)
+                finished = sum(1 for i in lines if i.get("done"))
+            if progress is not None and item.get("done"):
+                progress(finished, len(names))
+
+    readers = [threading.Thread(target=read, args=(proc,), daemon=True) for proc, _ in procs]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    for proc, errors in procs:
+        proc.wait()
+        errors.seek(0)
+        err = errors.read()
+        errors.close()
         if proc.returncode != 0:
             failures.append(err.strip().splitlines()[-1] if err.strip() else
                             f"worker exit status {proc.returncode}")
@@ -327,11 +351,13 @@ def prove(
 
 
 # -- reporting ------------------------------------------------------------------------
-def check(report: ProveReport | None = None) -> CheckResult:
+def check(
+    report: ProveReport | None = None, progress: Callable[[int, int], None] | None = None
+) -> CheckResult:
     """The ``migspec verify`` check: every contract confirmed under the CI
     budget (``report``: one already run)."""
     if report is None:
-        report = prove()
+        report = prove(progress=progress)
     counts = report.counts()
     bad = [r for r in report.results if r.status != CONFIRMED]
     detail = (
@@ -375,6 +401,28 @@ def _print_table(report: ProveReport) -> None:
     )
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Options of ``migspec prove``."""
     parser = argparse.ArgumentParser(
@@ -384,12 +432,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--function", action="append", metavar="NAME",
                         help="only this function's contracts (repeatable)")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=positive_int, default=None,
                         help="worker processes (default: one per CPU)")
-    parser.add_argument("--max-iterations", type=int, default=CI_BUDGET.max_iterations)
-    parser.add_argument("--per-condition-timeout", type=float,
+    parser.add_argument("--max-iterations", type=positive_int,
+                        default=CI_BUDGET.max_iterations)
+    parser.add_argument("--per-condition-timeout", type=positive_float,
                         default=CI_BUDGET.per_condition_timeout)
-    parser.add_argument("--per-path-timeout", type=float, default=CI_BUDGET.per_path_timeout)
+    parser.add_argument("--per-path-timeout", type=positive_float,
+                        default=CI_BUDGET.per_path_timeout)
     parser.add_argument("--module", default=MODULE, help=argparse.SUPPRESS)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     return parser

@@ -10,6 +10,7 @@ import pathlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from migspec.reference.profiles import PROFILES
 from migspec.reference.script import replay
@@ -20,6 +21,9 @@ from migspec.spec.states import MigrationStatus
 from migspec.spec.transitions import COMPILED, TRIGGERS
 
 SEED_LINES = 1042
+
+#: How far one check is: ``advance(done, total)``.
+Advance = Callable[[int, int], None]
 
 
 @dataclass
@@ -32,9 +36,9 @@ class CheckResult:
     requirements: list[str] = field(default_factory=list)
 
 
-def machine_agrees() -> CheckResult:
+def machine_agrees(advance: Advance | None = None) -> CheckResult:
     """The compiled table and the ``transitions`` machine agree on every
-    (state, trigger) of every profile."""
+    (state, trigger) of every profile (quick: no progress to report)."""
     mismatches: list[str] = []
     pairs = 0
     for profile in PROFILES:
@@ -70,9 +74,9 @@ def _lines_ok(lines: str) -> bool:
     return True
 
 
-def requirements_traced() -> CheckResult:
+def requirements_traced(advance: Advance | None = None) -> CheckResult:
     """Every ID the engine cites exists; every requirement resting on the seed
-    names valid seed lines."""
+    names valid seed lines (quick: no progress to report)."""
     root = pathlib.Path(__file__).resolve().parent.parent / "reference"
     cited: set[str] = set()
     for path in root.glob("*.py"):
@@ -92,15 +96,17 @@ def requirements_traced() -> CheckResult:
     )
 
 
-def defects_witnessed() -> CheckResult:
+def defects_witnessed(advance: Advance | None = None) -> CheckResult:
     """Each seed defect's counterexample runs on both profiles and what the
     client sees differs between them (the repair is observable)."""
     same: list[str] = []
-    for defect in DEFECTS:
+    for done, defect in enumerate(DEFECTS, 1):
         _, seed_out = replay(defect.counterexample, "seed")
         _, fixed_out = replay(defect.counterexample, "fixed")
         if seed_out == fixed_out:
             same.append(defect.id)
+        if advance is not None:
+            advance(done, len(DEFECTS))
     return CheckResult(
         "seed defects differ between seed and fixed",
         not same,
@@ -109,14 +115,24 @@ def defects_witnessed() -> CheckResult:
     )
 
 
-def explorer_verdicts() -> CheckResult:
+def explorer_verdicts(advance: Advance | None = None) -> CheckResult:
     """Every scenario on both profiles: seed violations explained by defects,
     none on fixed, every declared transition fired, every counterexample
     script replays to what the explorer saw."""
     from migspec.properties.exploration import explore
-    from migspec.properties.explorer import compact
+    from migspec.properties.explorer import Result, compact
+    from migspec.properties.scenarios import SCENARIOS
+    from migspec.spec.transitions import ALL_PROFILES
 
-    summary = explore()
+    runs = len(SCENARIOS) * len(ALL_PROFILES)
+    explored: list[Result] = []
+
+    def one_more(result: Result) -> None:
+        explored.append(result)
+        if advance is not None:
+            advance(len(explored), runs)
+
+    summary = explore(progress=one_more)
     problems = list(summary.problems)
     replayed = 0
     for result in summary.runs:
@@ -143,29 +159,42 @@ def explorer_verdicts() -> CheckResult:
     )
 
 
-def contracts_confirmed() -> CheckResult:
+def contracts_confirmed(advance: Advance | None = None) -> CheckResult:
     """CrossHair confirms every contract of the decision functions over all
     paths, within the CI budget (``migspec prove``)."""
     from migspec.properties import prove
 
-    return prove.check()
+    return prove.check(progress=advance)
 
 
-CHECKS: tuple[Callable[[], CheckResult], ...] = (
-    machine_agrees,
-    requirements_traced,
-    defects_witnessed,
-    explorer_verdicts,
-    contracts_confirmed,
+class Progress(Protocol):
+    """What ``migspec verify`` shows while the checks run."""
+
+    def start(self, index: int, total: int, title: str) -> None:
+        """Check number ``index`` (from 1) of ``total`` starts."""
+
+    def advance(self, done: int, total: int) -> None:
+        """The running check has done ``done`` of its ``total`` units."""
+
+
+#: Each check and a short title for progress displays.
+CHECKS: tuple[tuple[Callable[[Advance | None], CheckResult], str], ...] = (
+    (machine_agrees, "transition table against the transitions machine"),
+    (requirements_traced, "requirement IDs and seed lines"),
+    (defects_witnessed, "seed defects: counterexamples on both profiles"),
+    (explorer_verdicts, "explorer: scenario runs"),
+    (contracts_confirmed, "CrossHair: functions proved"),
 )
 
 
-def run_all() -> list[CheckResult]:
+def run_all(progress: Progress | None = None) -> list[CheckResult]:
     """Run every self-check; an exception is a failed check, not a crash."""
     results: list[CheckResult] = []
-    for check in CHECKS:
+    for index, (check, title) in enumerate(CHECKS, 1):
+        if progress is not None:
+            progress.start(index, len(CHECKS), title)
         try:
-            results.append(check())
+            results.append(check(progress.advance if progress is not None else None))
         except Exception as err:
             results.append(CheckResult(check.__name__, False, f"{type(err).__name__}: {err}"))
     return results

@@ -12,6 +12,7 @@ from migspec.reference.handlers import QmpError, qemu_start_incoming_migration
 from migspec.reference.profiles import Profile, get_profile
 from migspec.reference.qmp import Reply, dispatch
 from migspec.reference.vm import VM
+from migspec.reference.wire import text_of
 from migspec.reference.world import DESTINATION, SOURCE, Crash, Move, World
 from migspec.spec.runstates import RunState
 from migspec.spec.uris import BuildConfig
@@ -71,7 +72,7 @@ class Engine:
             return self.world.vms[name]
         except KeyError:
             raise EngineError(
-                f"no VM named {name!r} (have: {', '.join(self.world.vms)})"
+                f"no VM named {text_of(name)} (have: {', '.join(self.world.vms)})"
             ) from None
 
     def output(self) -> list[dict[str, Any]]:
@@ -216,10 +217,9 @@ class Engine:
         vm = self.vm(name)
         for key, value in values.items():
             if key == "runstate":
-                try:
-                    vm.runstate = RunState(value)
-                except ValueError:
-                    raise EngineError(f"unknown runstate {value!r}") from None
+                if not isinstance(value, str) or value not in {r.value for r in RunState}:
+                    raise EngineError(f"unknown runstate {text_of(value)}")
+                vm.runstate = RunState(value)
             elif key in ("autostart", "global_state_optional"):
                 if not isinstance(value, bool):
                     raise EngineError(f"vm {key} must be a boolean")
@@ -239,14 +239,14 @@ class Engine:
                     raise EngineError("vm unmigratable must be a device name or null")
                 vm.unmigratable = value
             else:
-                raise EngineError(f"unknown vm key {key!r} (known: {', '.join(VM_KEYS)})")
+                raise EngineError(f"unknown vm key {text_of(key)} (known: {', '.join(VM_KEYS)})")
 
     def incoming(self, uri: str, name: str = DESTINATION) -> None:
         """Start a new process ``name`` as with ``-incoming URI`` (vl.c):
         prelaunch -> inmigrate, then qemu_start_incoming_migration; an error
         there makes QEMU exit(1)."""
         if name in self.world.vms and self.world.vms[name].exited is None:
-            raise EngineError(f"VM {name!r} already exists")
+            raise EngineError(f"VM {text_of(name)} already exists")
         vm = self.world.add_vm(name)
         vm.runstate = RunState.PRELAUNCH
         try:
@@ -265,9 +265,9 @@ class Engine:
         if outcome not in ("complete", "fail"):
             raise EngineError("feed outcome must be 'complete' or 'fail'")
         if runstate is not None and runstate not in {r.value for r in RunState}:
-            raise EngineError(f"unknown runstate {runstate!r}")
+            raise EngineError(f"unknown runstate {text_of(runstate)}")
         if not vm.incoming.listening:
-            raise EngineError(f"VM {name!r} is not listening for an incoming migration")
+            raise EngineError(f"VM {text_of(name)} is not listening for an incoming migration")
         uri = vm.incoming.listening.pop(0)
         f = self.world.new_file(uri.split(":", 1)[0] + ":")
         if outcome == "complete":

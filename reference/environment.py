@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from migspec.reference.wire import text_of
 from migspec.spec import constants as C
 
 #: How the transport's connect turns out.
@@ -61,7 +62,8 @@ class Env:
         known = {f.name: f for f in fields(self)}
         for key, value in values.items():
             if key not in known:
-                raise ValueError(f"unknown env key {key!r} (known: {', '.join(sorted(known))})")
+                raise ValueError(
+                    f"unknown env key {text_of(key)} (known: {', '.join(sorted(known))})")
             current = getattr(self, key)
             if isinstance(current, bool):
                 if not isinstance(value, bool):

@@ -8,11 +8,11 @@ the QAPI visitor's checks of nested values, then the handler.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from migspec.reference.handlers import HANDLERS, QmpError
 from migspec.reference.vm import VM
+from migspec.reference.wire import has_nan, qobject_number
 from migspec.reference.world import World
 from migspec.spec import constants as C
 from migspec.spec.capabilities import Capability
@@ -31,30 +31,6 @@ _EXPECTED = {
 
 #: Argument value types that cannot hold a NaN.
 _PLAIN = (str, int, bool)
-
-
-def _has_nan(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isnan(value)
-    if isinstance(value, dict):
-        return any(_has_nan(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_nan(v) for v in value)
-    return False
-
-
-def json_number(value: Any) -> Any:
-    """An argument value as QEMU 2.4's JSON parser hands it on: an integer
-    that does not fit int64 is parsed again by ``strtod`` (json-parser.c,
-    ``JSON_INTEGER`` falls through to ``JSON_FLOAT`` on ``ERANGE``), so it
-    becomes the nearest double, or +/-infinity beyond the double range.
-    Every other value is returned unchanged."""
-    if type(value) is not int or C.INT64_MIN <= value <= C.INT64_MAX:
-        return value
-    try:
-        return float(value)  # correctly rounded, as strtod
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
 
 
 def _is_qint(value: Any) -> bool:
@@ -123,8 +99,8 @@ def check(cmd: Any) -> tuple[CommandDecl, dict[str, Any]]:
     decl = COMMAND_BY_NAME.get(name)
     if decl is None:
         raise QmpError("command_not_found", name)
-    raw: dict[str, Any] = {k: json_number(v) for k, v in cmd.get("arguments", {}).items()}
-    if not all(type(v) in _PLAIN for v in raw.values()) and _has_nan(raw):
+    raw: dict[str, Any] = {k: qobject_number(v) for k, v in cmd.get("arguments", {}).items()}
+    if not all(type(v) in _PLAIN for v in raw.values()) and has_nan(raw):
         raise _InputObjectError("json_parsing")
     # check_mandatory_args, then check_client_args_type (monitor.c).
     for arg in decl.args:

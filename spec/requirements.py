@@ -275,6 +275,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        "The reference's monitor starts in command mode, so qmp_capabilities gets "
        "CommandNotFound \"Capabilities negotiation is already complete, command "
        "'qmp_capabilities' ignored\"."),
+    _r("MIG-QMP-005", "json-parser", "-",
+       "The monitor reads JSON as QEMU 2.4's parser does: NaN and Infinity are not JSON; an "
+       "integer beyond int64 becomes a double and one beyond the double range infinity; "
+       "nesting deeper than 1024 objects or arrays is refused; of duplicate keys in one "
+       "object the last wins."),
     _r("MIG-VM-001", "qmp_query_status", "-", "query-status reports the run state."),
     _r("MIG-VM-002", "qmp_stop", "-",
        "stop pauses a running guest (STOP event); on a waiting destination it clears "

@@ -158,7 +158,7 @@ def test_step_until_gives_up_after_its_limit() -> None:
     ("outcome", "runstate", "message"),
     [
         ("succeed", None, "feed outcome must be 'complete' or 'fail'"),
-        ("complete", "flying", "unknown runstate 'flying'"),
+        ("complete", "flying", 'unknown runstate "flying"'),
     ],
 )
 def test_feed_rejects_bad_arguments(outcome: str, runstate: str | None, message: str) -> None:
@@ -177,4 +177,4 @@ def test_feed_needs_a_listener() -> None:
     eng.incoming("defer")
     with pytest.raises(EngineError) as caught:
         eng.feed(DEST, "complete", None)
-    assert str(caught.value) == "VM 'destination' is not listening for an incoming migration"
+    assert str(caught.value) == 'VM "destination" is not listening for an incoming migration'

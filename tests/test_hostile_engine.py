@@ -178,6 +178,10 @@ def test_the_engine_raises_at_the_step_bound(monkeypatch: pytest.MonkeyPatch) ->
 
 # -- row: a detector that crashes counted as a catch ------------------------------
 def _crashing_detector(mutant: Mutant) -> str | None:
+    """Passes the control run on the unmodified reference, then raises on
+    every planted fault."""
+    if mutant is mutants.CONTROL:
+        return None
     raise RuntimeError("detector broke")
 
 
