@@ -17,7 +17,7 @@ from migspec.spec.defects import DEFECTS
 from migspec.spec.machine import MigrationModel, build_machine
 from migspec.spec.requirements import REQUIREMENT_BY_ID
 from migspec.spec.states import MigrationStatus
-from migspec.spec.transitions import COMPILED, TRIGGERS
+from migspec.spec.transitions import TRIGGERS, compile_table
 
 SEED_LINES = 1042
 
@@ -37,12 +37,12 @@ def machine_agrees() -> CheckResult:
     (state, trigger) of every profile."""
     mismatches: list[str] = []
     pairs = 0
-    for profile in PROFILES:
-        table = COMPILED[profile]
+    for profile, prof in PROFILES.items():
+        table = compile_table(prof.repaired)
         for state in MigrationStatus:
             for trigger in TRIGGERS:
                 model = MigrationModel()
-                build_machine(profile, model)
+                build_machine(prof.repaired, model)
                 model.state = state.value
                 if hasattr(model, trigger):  # a trigger of another profile
                     getattr(model, trigger)()

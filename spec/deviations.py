@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from migspec.spec.errors import COMMAND_NOT_FOUND, GENERIC, ErrorDecl
+
 Script = tuple[dict[str, Any], ...]
 Line = dict[str, Any]
 
@@ -72,6 +74,8 @@ class BeyondSeed:
     events: frozenset[str]
     query_migrate_keys: frozenset[str]
     ram_keys: frozenset[str]
+    #: (command, argument) pairs of seed commands that only 7.2 has.
+    arguments: frozenset[tuple[str, str]] = frozenset()
 
 DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
@@ -361,14 +365,21 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
         "QEMU72-QMP-INT-TYPE-TEXT",
         "MIG-QMP-002",
-        "a non-integer for an unsigned parameter reads \"Parameter 'compress-level' expects "
-        "uint64\"",
+        "a value that is not an integer (a string, null, a fraction) for a migration parameter "
+        "reads \"Parameter 'compress-level' expects uint64\"",
         "qobject_input_type_uint64, qapi/qobject-input-visitor.c:462 of qemu "
         "1:7.2+dfsg-7+deb12u18.",
         Observation(
-            script=({'execute': 'migrate-set-parameters', 'arguments': {'compress-level': 'x'}},),
+            script=({'execute': 'migrate-set-parameters', 'arguments': {'compress-level': 'x'}},
+                    {'execute': 'migrate-set-parameters', 'arguments': {'compress-level': None}},
+                    {'execute': 'migrate-set-parameters',
+                     'arguments': {'compress-threads': 1.5}}),
             lines=({'error': {'class': 'GenericError',
-                              'desc': "Parameter 'compress-level' expects uint64"}},),
+                              'desc': "Parameter 'compress-level' expects uint64"}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "Parameter 'compress-level' expects uint64"}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "Parameter 'compress-threads' expects uint64"}}),
         ),
     ),
     Deviation(
@@ -454,19 +465,64 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
         "QEMU72-QMP-MEMBER-PATHS",
         "MIG-QMP-002",
-        "errors inside a list name the full path, e.g. 'capabilities[0].state'",
-        "full_name_nth, qapi/qobject-input-visitor.c:75-116, used at :171 (missing) and :498 "
-        "of qemu 1:7.2+dfsg-7+deb12u18.",
+        "errors inside a list name the full path ('capabilities[0].state', "
+        "'capabilities[0].capability', 'capabilities[0].x', 'capabilities[0]'), a list item "
+        "that is not an object 'expected: object'",
+        "full_name_nth, qapi/qobject-input-visitor.c:75-116, used at :171 (missing), :252 "
+        "(unexpected), :292 (object) and :498 (boolean) of qemu 1:7.2+dfsg-7+deb12u18.",
         Observation(
             script=({'execute': 'migrate-set-capabilities',
                      'arguments': {'capabilities': [{'capability': 'events', 'state': 1}]}},
                     {'execute': 'migrate-set-capabilities',
-                     'arguments': {'capabilities': [{'capability': 'events'}]}}),
+                     'arguments': {'capabilities': [{'capability': 'events'}]}},
+                    {'execute': 'migrate-set-capabilities', 'arguments': {'capabilities': [5]}},
+                    {'execute': 'migrate-set-capabilities',
+                     'arguments': {'capabilities': [{'state': True}]}},
+                    {'execute': 'migrate-set-capabilities',
+                     'arguments': {'capabilities': [{'capability': 5, 'state': True}]}},
+                    {'execute': 'migrate-set-capabilities',
+                     'arguments': {'capabilities': [{'capability': 'events',
+                                                     'state': True,
+                                                     'x': 1}]}},
+                    {'execute': 'migrate-set-capabilities',
+                     'arguments': {'capabilities': [{'capability': 'events', 'state': True},
+                                                    {'capability': 'xbzrle', 'state': 3}]}}),
             lines=({'error': {'class': 'GenericError',
                               'desc': "Invalid parameter type for 'capabilities[0].state', "
                                       'expected: boolean'}},
                    {'error': {'class': 'GenericError',
-                              'desc': "Parameter 'capabilities[0].state' is missing"}}),
+                              'desc': "Parameter 'capabilities[0].state' is missing"}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "Invalid parameter type for 'capabilities[0]', expected: "
+                                      'object'}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "Parameter 'capabilities[0].capability' is missing"}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "Invalid parameter type for 'capabilities[0].capability', "
+                                      'expected: string'}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "Parameter 'capabilities[0].x' is unexpected"}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "Invalid parameter type for 'capabilities[1].state', "
+                                      'expected: boolean'}}),
+        ),
+    ),
+    Deviation(
+        "QEMU72-QMP-MEMBER-ORDER",
+        "MIG-QMP-002",
+        "arguments are checked in the command's QAPI member order (migrate: uri, blk, inc, "
+        "detach, resume), and unknown ones only after all declared ones",
+        "the QAPI input visitor visits the members in the order of "
+        "qapi/migration.json:1488-1490 and reports unknown members in "
+        "qobject_input_check_struct (qapi/qobject-input-visitor.c:241-257) after them, of qemu "
+        "1:7.2+dfsg-7+deb12u18.",
+        Observation(
+            script=({'execute': 'migrate', 'arguments': {'blk': 'x', 'uri': 5}},
+                    {'execute': 'migrate', 'arguments': {'bogus': 1, 'uri': 5}}),
+            lines=({'error': {'class': 'GenericError',
+                              'desc': "Invalid parameter type for 'uri', expected: string"}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "Invalid parameter type for 'uri', expected: string"}}),
         ),
     ),
     Deviation(
@@ -529,6 +585,57 @@ DEVIATIONS: tuple[Deviation, ...] = (
                      'command': {'execute': 'query-status'}}),
             lines=({'return': {'status': 'inmigrate', 'singlestep': False, 'running': False},
                     'vm': 'destination'},),
+        ),
+    ),
+    Deviation(
+        "QEMU72-INCOMING-DEFER-UNKNOWN",
+        "MIG-INCOMING-003",
+        "'defer' is not a URI of migrate-incoming: it is refused as \"unknown migration "
+        "protocol: defer\" (after the 'setup' event), never as \"Incoming migration already "
+        "deferred\", and a later migrate-incoming still works",
+        "qemu_start_incoming_migration, migration/migration.c:489-511, has no 'defer' branch "
+        "(vl.c handles -incoming defer, softmmu/vl.c:2622-2630), of qemu "
+        "1:7.2+dfsg-7+deb12u18.",
+        Observation(
+            script=({'migspec': 'incoming', 'uri': 'defer'},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'migrate-incoming', 'arguments': {'uri': 'defer'}}},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'migrate-incoming',
+                                 'arguments': {'uri': 'tcp:0:4444'}}}),
+            lines=({'event': 'MIGRATION', 'data': {'status': 'setup'}, 'vm': 'destination'},
+                   {'error': {'class': 'GenericError',
+                              'desc': 'unknown migration protocol: defer'},
+                    'vm': 'destination'},
+                   {'event': 'MIGRATION', 'data': {'status': 'setup'}, 'vm': 'destination'},
+                   {'return': {}, 'vm': 'destination'}),
+        ),
+    ),
+    Deviation(
+        "QEMU72-BUILD-RDMA",
+        "MIG-MIGRATE-007",
+        "Debian builds QEMU with CONFIG_RDMA: rdma: is a known scheme (here, with no RDMA "
+        "device, the start fails with the transport's error through migrate_fd_error)",
+        "qmp_migrate, migration/migration.c:2435-2437 (#ifdef CONFIG_RDMA; and :500-502 for "
+        "incoming), and rdma_start_outgoing_migration in migration/rdma.c, of qemu "
+        "1:7.2+dfsg-7+deb12u18; the error text is the environment's (connect_error).",
+        Observation(
+            script=({'execute': 'migrate-set-capabilities',
+                     'arguments': {'capabilities': [{'capability': 'events', 'state': True}]}},
+                    {'migspec': 'env',
+                     'connect': 'refused',
+                     'connect_error': 'RDMA ERROR: could not create CM channel'},
+                    {'execute': 'migrate', 'arguments': {'uri': 'rdma:127.0.0.1:4444'}},
+                    {'execute': 'query-migrate'}),
+            lines=({'return': {}},
+                   {'event': 'MIGRATION', 'data': {'status': 'setup'}},
+                   {'event': 'MIGRATION', 'data': {'status': 'failed'}},
+                   {'error': {'class': 'GenericError',
+                              'desc': 'RDMA ERROR: could not create CM channel'}},
+                   {'return': {'status': 'failed',
+                               'error-desc': 'RDMA ERROR: could not create CM channel'}}),
         ),
     ),
     Deviation(
@@ -845,6 +952,7 @@ BEYOND_SEED = BeyondSeed(
     ),
     events=frozenset({"MIGRATION_PASS"}),
     query_migrate_keys=frozenset({"error-desc", "socket-address", "blocked-reasons"}),
+    arguments=frozenset({("migrate", "resume")}),
     ram_keys=frozenset({
         "dirty-sync-missed-zero-copy",
         "downtime-bytes",
@@ -877,3 +985,78 @@ def beyond_seed_dropped(line: Line) -> Line | None:
     if isinstance(kept.get("ram"), dict):
         kept["ram"] = {k: v for k, v in kept["ram"].items() if k not in BEYOND_SEED.ram_keys}
     return {**line, "return": kept}
+
+#: Seed commands QEMU 7.2 no longer has, with the deviation that removes each.
+REMOVED_COMMANDS: dict[str, str] = {
+    "migrate_set_speed": "QEMU72-CMD-REMOVED-SET-SPEED",
+    "migrate_set_downtime": "QEMU72-CMD-REMOVED-SET-DOWNTIME",
+    "migrate-set-cache-size": "QEMU72-CMD-REMOVED-SET-CACHE-SIZE",
+    "query-migrate-cache-size": "QEMU72-CMD-REMOVED-QUERY-CACHE-SIZE",
+}
+
+
+@dataclass(frozen=True)
+class MovedParameter:
+    """A seed setting that QEMU 7.2 sets through migrate-set-parameters."""
+
+    name: str
+    c_name: str
+    deviation: str
+    #: The seed command that set it (removed in 7.2).
+    seed_command: str
+
+
+#: In QEMU 7.2's MigrateSetParameters member order (qapi/migration.json).
+MOVED_PARAMETERS: tuple[MovedParameter, ...] = (
+    MovedParameter("max-bandwidth", "max_bandwidth", "QEMU72-PARAM-MAX-BANDWIDTH",
+                   "migrate_set_speed"),
+    MovedParameter("downtime-limit", "downtime_limit", "QEMU72-PARAM-DOWNTIME-LIMIT",
+                   "migrate_set_downtime"),
+    MovedParameter("xbzrle-cache-size", "xbzrle_cache_size", "QEMU72-PARAM-XBZRLE-CACHE-SIZE",
+                   "migrate-set-cache-size"),
+)
+
+#: MAX_THROTTLE of QEMU 7.2 (migration/migration.c:65): the default max-bandwidth.
+QEMU72_MAX_THROTTLE = 128 << 20
+#: MAX_MIGRATE_DOWNTIME of QEMU 7.2 (migration/migration.c:78), ms.
+QEMU72_MAX_MIGRATE_DOWNTIME_MS = 2000 * 1000
+#: The texts of QEMU 7.2's migrate_params_check (migration/migration.c:1435-1529).
+QEMU72_RANGE_TEXTS: dict[str, str] = {
+    "compress-level": "a value between 0 and 9",
+    "compress-threads": "a value between 1 and 255",
+    "decompress-threads": "a value between 1 and 255",
+    "downtime-limit": "an integer in the range of 0 to (2000 * 1000) ms",
+    "xbzrle-cache-size": "a power of two no less than the target page size",
+}
+
+#: Error texts only QEMU 7.2 has (the engine raises them at the deviations' sites).
+QEMU72_ERRORS: tuple[ErrorDecl, ...] = (
+    ErrorDecl("postmigrate", GENERIC,
+              "Can't migrate the vm that was paused due to previous migration",
+              "7.2 migration/migration.c:2366-2370", "MIG-MIGRATE-005"),
+    ErrorDecl("incoming_not_specified", GENERIC,
+              "'-incoming' was not specified on the command line",
+              "7.2 migration/migration.c:2230-2233", "MIG-INCOMING-010"),
+    ErrorDecl("negotiation_complete_72", COMMAND_NOT_FOUND,
+              "Capabilities negotiation is already complete, command ignored",
+              "7.2 monitor/qmp-cmds-control.c:82-86", "MIG-QMP-004"),
+    ErrorDecl("unexpected_parameter", GENERIC, "Parameter '{0}' is unexpected",
+              "7.2 qapi/qobject-input-visitor.c:252-253", "MIG-QMP-002"),
+    ErrorDecl("enum_value", GENERIC, "Parameter '{0}' does not accept value '{1}'",
+              "7.2 qapi/qapi-visit-core.c:407", "MIG-QMP-002"),
+)
+
+#: QAPI member order of the seed's commands in QEMU 7.2 (qapi/migration.json;
+#: QEMU72-QMP-MEMBER-ORDER); a command not listed keeps its declared order.
+QEMU72_MEMBER_ORDER: dict[str, tuple[str, ...]] = {
+    "migrate": ("uri", "blk", "inc", "detach"),
+    "migrate-set-parameters": (
+        "compress-level", "compress-threads", "decompress-threads",
+        "max-bandwidth", "downtime-limit", "xbzrle-cache-size",
+    ),
+}
+#: migrate-set-parameters members that are uint8 in QEMU 7.2 (QEMU72-PARAM-UINT8);
+#: the others are uint64.
+QEMU72_UINT8_PARAMETERS: frozenset[str] = frozenset(
+    {"compress-level", "compress-threads", "decompress-threads"}
+)
