@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migspec.reference.engine import DEFAULT_SETTLE_MS, Engine, EngineError, tick
+from migspec.reference.handlers import Unsupported
 from migspec.reference.world import DESTINATION, SOURCE
 
 #: Directive name -> (required keys, optional keys).
@@ -165,6 +166,8 @@ def run_script(
             produced = run_line(engine, line)
         except EngineError as err:
             raise ScriptError(where, line.number, str(err)) from None
+        except Unsupported as err:
+            raise ScriptError(where, line.number, f"unsupported: {err}") from None
         yield from produced
 
 

@@ -1060,3 +1060,11 @@ QEMU72_MEMBER_ORDER: dict[str, tuple[str, ...]] = {
 QEMU72_UINT8_PARAMETERS: frozenset[str] = frozenset(
     {"compress-level", "compress-threads", "decompress-threads"}
 )
+
+#: Declared transitions that a deviation puts out of the explorer scenarios'
+#: reach (the coverage check does not ask for them in a profile with that
+#: deviation): the scenarios refuse only socket connects, which QEMU 7.2 refuses
+#: asynchronously; a synchronous start error remains for fd:, exec: and rdma:.
+UNREACHED_IN_SCENARIOS: dict[str, str] = {
+    "connect_error_sync": "QEMU72-CONNECT-SOCKET-ASYNC",
+}

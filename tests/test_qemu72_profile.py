@@ -1,0 +1,116 @@
+"""Profile ``qemu-7.2`` (spec/deviations.py): each deviation's probe, run on the
+reference engine under ``qemu-7.2``, prints what the real QEMU 7.2 printed
+(recorded in the declaration), and under ``seed`` it prints something else, so
+every deviation is real and modelled. Same for the seed defects 7.2 repairs.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import replace
+
+import pytest
+from support import per_vm
+
+from migspec.reference.profiles import FIXED, PROFILES, QEMU72, SEED, Profile, adapt, get_profile
+from migspec.reference.script import ScriptError, replay
+from migspec.spec.defects import DEFECT_BY_ID
+from migspec.spec.deviations import (
+    BEYOND_SEED,
+    DEVIATIONS,
+    KEPT,
+    REMOVED_COMMANDS,
+    REPAIRS,
+    Observation,
+)
+from migspec.spec.requirements import REQUIREMENT_BY_ID
+
+OBSERVED: list[tuple[str, Observation]] = [(d.id, d.observed) for d in DEVIATIONS] + [
+    (r.defect, r.observed) for r in REPAIRS if r.observed is not None
+]
+
+
+@pytest.mark.parametrize(("ident", "observed"), OBSERVED, ids=[i for i, _ in OBSERVED])
+def test_engine_prints_what_qemu_72_printed(ident: str, observed: Observation) -> None:
+    _, out = replay(observed.script, "qemu-7.2")
+    assert per_vm(out, True) == per_vm(observed.lines, True)
+
+
+@pytest.mark.parametrize(("ident", "observed"), OBSERVED, ids=[i for i, _ in OBSERVED])
+def test_the_seed_prints_something_else(ident: str, observed: Observation) -> None:
+    _, out = replay(observed.script, "seed")
+    assert per_vm(out, True) != per_vm(observed.lines, True)
+
+
+def test_deviations_are_named_once_and_cite_requirements_and_the_72_source() -> None:
+    ids = [d.id for d in DEVIATIONS]
+    assert len(ids) == len(set(ids))
+    for d in DEVIATIONS:
+        assert d.id.startswith("QEMU72-")
+        assert d.requirement in REQUIREMENT_BY_ID, d.id
+        assert ":" in d.reason and "7.2" in d.reason, d.id  # file:line of the 7.2 source
+        assert d.observed.lines, d.id
+
+
+def test_every_deviation_is_consulted_by_the_engine() -> None:
+    root = pathlib.Path(__file__).resolve().parent.parent / "reference"
+    source = "".join(p.read_text() for p in root.glob("*.py"))
+    missing = [d.id for d in DEVIATIONS if f'"{d.id}"' not in source]
+    # the removed commands are consulted through REMOVED_COMMANDS, the moved
+    # parameters through MOVED_PARAMETERS
+    assert set(missing) <= set(REMOVED_COMMANDS.values()) | {
+        "QEMU72-PARAM-MAX-BANDWIDTH", "QEMU72-PARAM-DOWNTIME-LIMIT",
+        "QEMU72-PARAM-XBZRLE-CACHE-SIZE"}
+
+
+def test_each_seed_defect_is_either_repaired_or_kept_by_72() -> None:
+    repaired = {r.defect for r in REPAIRS}
+    kept = {k.defect for k in KEPT}
+    assert not repaired & kept
+    assert repaired | kept == set(DEFECT_BY_ID)
+    assert get_profile("qemu-7.2").repaired == repaired
+    assert QEMU72.repaired < FIXED.repaired
+
+
+def test_profile_api() -> None:
+    plain = Profile("p", frozenset({"DEF-EVENT-ORDER"}), "three positional fields")
+    assert plain.deviations == frozenset()
+    assert not plain.deviates("QEMU72-CAPS-LIST")
+    assert plain.repairs("DEF-EVENT-ORDER")
+    assert QEMU72.deviates("QEMU72-CAPS-LIST")
+    assert not SEED.deviates("QEMU72-CAPS-LIST")
+    derived = replace(QEMU72, name="qemu-7.2+x", repaired=QEMU72.repaired | {"DEF-EVENT-ORDER"})
+    assert derived.deviations == QEMU72.deviations
+    assert set(PROFILES) == {"seed", "fixed", "qemu-7.2"}
+
+
+def test_the_surface_beyond_the_seed_is_unsupported_not_answered() -> None:
+    with pytest.raises(ScriptError, match="unsupported: command 'migrate-pause'"):
+        replay(({"execute": "migrate-pause"},), "qemu-7.2")
+    turn_on = {"execute": "migrate-set-capabilities",
+               "arguments": {"capabilities": [{"capability": "postcopy-ram", "state": True}]}}
+    with pytest.raises(ScriptError, match="unsupported: capability 'postcopy-ram'"):
+        replay((turn_on,), "qemu-7.2")
+    with pytest.raises(ScriptError, match="unsupported: argument 'multifd-channels'"):
+        replay(({"execute": "migrate-set-parameters",
+                 "arguments": {"multifd-channels": 4}},), "qemu-7.2")
+    # off, as it is by default: QEMU 7.2 answers {} (observed) and nothing modelled changes
+    turn_off = {"execute": "migrate-set-capabilities",
+                "arguments": {"capabilities": [{"capability": "postcopy-ram", "state": False}]}}
+    assert replay((turn_off,), "qemu-7.2")[1] == [{"return": {}}]
+    # the seed (QEMU 2.4) has no such command
+    assert replay(({"execute": "migrate-pause"},), "seed")[1] == [{"error": {
+        "class": "CommandNotFound", "desc": "The command migrate-pause has not been found"}}]
+    assert "MIGRATION_PASS" in BEYOND_SEED.events
+
+
+def test_adapt_replaces_the_removed_setting_commands() -> None:
+    script = ({"execute": "migrate_set_speed", "arguments": {"value": 0}},
+              {"execute": "migrate_set_downtime", "arguments": {"value": 0.5}},
+              {"execute": "query-migrate"})
+    assert adapt(script, SEED) == script
+    assert adapt(script, QEMU72) == (
+        {"execute": "migrate-set-parameters", "arguments": {"max-bandwidth": 0}},
+        {"execute": "migrate-set-parameters", "arguments": {"downtime-limit": 500}},
+        {"execute": "query-migrate"},
+    )
