@@ -220,11 +220,12 @@ def per_vm(lines: Iterable[Line], drop_beyond_seed: bool) -> dict[str, list[Line
 
     out: dict[str, list[Line]] = {}
     for raw in lines:
-        line: Line | None = {k: v for k, v in raw.items() if k != "timestamp"}
-        if drop_beyond_seed:
-            line = beyond_seed_dropped(line)
-        if line is None:
+        kept: Line | None = {k: v for k, v in raw.items() if k != "timestamp"}
+        if drop_beyond_seed and kept is not None:
+            kept = beyond_seed_dropped(kept)
+        if kept is None:
             continue
+        line = kept
         value = line.get("return")
         if isinstance(value, dict) and "ram" in value:
             line = {**line, "return": {"status": value["status"], "keys": sorted(value)}}
