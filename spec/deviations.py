@@ -639,6 +639,40 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ),
     ),
     Deviation(
+        "QEMU72-CANCEL-AGAIN-EVENT",
+        "MIG-CANCEL-001",
+        "a migrate_cancel in 'cancelling' sends another MIGRATION 'cancelling' event (the "
+        "state stays)",
+        "migrate_fd_cancel's loop runs for every migration_is_running state, which includes "
+        "CANCELLING (migration/migration.c:2027-2037, 1009-1021), and migrate_set_state's "
+        "compare-and-swap CANCELLING -> CANCELLING succeeds and sends the event (:1869-1876), "
+        "of qemu 1:7.2+dfsg-7+deb12u18.",
+        Observation(
+            script=({'execute': 'migrate-set-capabilities',
+                     'arguments': {'capabilities': [{'capability': 'events', 'state': True}]}},
+                    {'execute': 'migrate-set-parameters',
+                     'arguments': {'max-bandwidth': 100000}},
+                    {'execute': 'migrate', 'arguments': {'uri': 'exec:cat > /dev/null'}},
+                    {'migspec': 'advance', 'ms': 100},
+                    {'execute': 'migrate_cancel'},
+                    {'execute': 'migrate_cancel'},
+                    {'migspec': 'settle'},
+                    {'execute': 'query-migrate'}),
+            lines=({'return': {}},
+                   {'return': {}},
+                   {'event': 'MIGRATION', 'data': {'status': 'setup'}},
+                   {'return': {}},
+                   {'event': 'MIGRATION_PASS', 'data': {'pass': 1}},
+                   {'event': 'MIGRATION', 'data': {'status': 'active'}},
+                   {'event': 'MIGRATION', 'data': {'status': 'cancelling'}},
+                   {'return': {}},
+                   {'event': 'MIGRATION', 'data': {'status': 'cancelling'}},
+                   {'return': {}},
+                   {'event': 'MIGRATION', 'data': {'status': 'cancelled'}},
+                   {'return': {'status': 'cancelled'}}),
+        ),
+    ),
+    Deviation(
         "QEMU72-MIGRATE-POSTMIGRATE",
         "MIG-MIGRATE-005",
         "migrate in run state 'postmigrate' is refused with \"Can't migrate the vm that was "
@@ -748,8 +782,8 @@ DEVIATIONS: tuple[Deviation, ...] = (
                      'command': {'execute': 'query-status'}}),
             lines=({'return': {}, 'vm': 'destination'},
                    {'return': {}},
-                   {'event': 'MIGRATION', 'data': {'status': 'active'}, 'vm': 'destination'},
                    {'event': 'STOP'},
+                   {'event': 'MIGRATION', 'data': {'status': 'active'}, 'vm': 'destination'},
                    {'event': 'RESUME', 'vm': 'destination'},
                    {'event': 'MIGRATION', 'data': {'status': 'completed'}, 'vm': 'destination'},
                    {'return': {'status': 'running', 'singlestep': False, 'running': True},

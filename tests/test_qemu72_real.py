@@ -174,6 +174,8 @@ async def _run(script: tuple[Line, ...]) -> list[Line]:
                 await world.launch(line.get("vm", "destination"), dst_paused, line["uri"])
             elif name == "settle":
                 await world.settle()
+            elif name == "advance":
+                await asyncio.sleep(line["ms"] / 1000)
             elif name in ("env", "vm"):
                 pass  # the real environment and command line are what these describe
             else:
