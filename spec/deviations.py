@@ -18,6 +18,7 @@ are dropped before comparison, see :func:`beyond_seed_dropped`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -1102,3 +1103,24 @@ QEMU72_UINT8_PARAMETERS: frozenset[str] = frozenset(
 UNREACHED_IN_SCENARIOS: dict[str, str] = {
     "connect_error_sync": "QEMU72-CONNECT-SOCKET-ASYNC",
 }
+
+
+def comparable(lines: Iterable[Line], drop_beyond_seed: bool) -> dict[str, list[Line]]:
+    """What each VM showed a client, in wire order, as the probes compare it:
+    across VMs only causality counts, so VMs are compared one by one;
+    timestamps are dropped, and query-migrate statistics, which no run fixes,
+    are reduced to the status and the key set. With ``drop_beyond_seed`` also
+    what is beyond the seed (:func:`beyond_seed_dropped`), which the engine
+    does not model."""
+    out: dict[str, list[Line]] = {}
+    for raw in lines:
+        kept: Line | None = {k: v for k, v in raw.items() if k != "timestamp"}
+        if drop_beyond_seed and kept is not None:
+            kept = beyond_seed_dropped(kept)
+        if kept is None:
+            continue
+        value = kept.get("return")
+        if isinstance(value, dict) and "ram" in value:
+            kept = {**kept, "return": {"status": value["status"], "keys": sorted(value)}}
+        out.setdefault(str(kept.get("vm", "source")), []).append(kept)
+    return out

@@ -209,25 +209,3 @@ def migrate_vm_stop_error(eng: Engine) -> None:
     eng.set_env({"completion_error": "vm-stop"})
     assert ret(eng, "migrate", {"uri": EXEC_URI}) == {}
 
-
-def per_vm(lines: Iterable[Line], drop_beyond_seed: bool) -> dict[str, list[Line]]:
-    """What each VM showed a client, in wire order (across VMs only causality
-    counts, so the VMs are compared one by one). Timestamps are dropped, and
-    query-migrate statistics, which no run fixes, are reduced to the status
-    and the key set. With ``drop_beyond_seed`` also what QEMU 7.2 has beyond
-    the seed (spec/deviations.py BEYOND_SEED), which the engine does not model."""
-    from migspec.spec.deviations import beyond_seed_dropped
-
-    out: dict[str, list[Line]] = {}
-    for raw in lines:
-        kept: Line | None = {k: v for k, v in raw.items() if k != "timestamp"}
-        if drop_beyond_seed and kept is not None:
-            kept = beyond_seed_dropped(kept)
-        if kept is None:
-            continue
-        line = kept
-        value = line.get("return")
-        if isinstance(value, dict) and "ram" in value:
-            line = {**line, "return": {"status": value["status"], "keys": sorted(value)}}
-        out.setdefault(str(line.get("vm", "source")), []).append(line)
-    return out

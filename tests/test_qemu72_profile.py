@@ -10,7 +10,6 @@ import pathlib
 from dataclasses import replace
 
 import pytest
-from support import per_vm
 
 from migspec.reference.profiles import FIXED, PROFILES, QEMU72, SEED, Profile, adapt, get_profile
 from migspec.reference.script import ScriptError, replay
@@ -22,6 +21,7 @@ from migspec.spec.deviations import (
     REMOVED_COMMANDS,
     REPAIRS,
     Observation,
+    comparable,
 )
 from migspec.spec.requirements import REQUIREMENT_BY_ID
 
@@ -33,13 +33,13 @@ OBSERVED: list[tuple[str, Observation]] = [(d.id, d.observed) for d in DEVIATION
 @pytest.mark.parametrize(("ident", "observed"), OBSERVED, ids=[i for i, _ in OBSERVED])
 def test_engine_prints_what_qemu_72_printed(ident: str, observed: Observation) -> None:
     _, out = replay(observed.script, "qemu-7.2")
-    assert per_vm(out, True) == per_vm(observed.lines, True)
+    assert comparable(out, True) == comparable(observed.lines, True)
 
 
 @pytest.mark.parametrize(("ident", "observed"), OBSERVED, ids=[i for i, _ in OBSERVED])
 def test_the_seed_prints_something_else(ident: str, observed: Observation) -> None:
     _, out = replay(observed.script, "seed")
-    assert per_vm(out, True) != per_vm(observed.lines, True)
+    assert comparable(out, True) != comparable(observed.lines, True)
 
 
 def test_deviations_are_named_once_and_cite_requirements_and_the_72_source() -> None:

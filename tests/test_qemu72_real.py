@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import per_vm
 
-from migspec.spec.deviations import DEVIATIONS, REPAIRS, Observation
+from migspec.spec.deviations import DEVIATIONS, REPAIRS, Observation, comparable
 
 QEMU = shutil.which("qemu-system-x86_64")
 TERMINAL = {"completed", "failed", "cancelled", "none"}
@@ -197,4 +196,4 @@ def test_qemu_72_prints_the_recorded_lines(
     real_qemu: None, ident: str, observed: Observation
 ) -> None:
     lines = asyncio.run(_run(observed.script))
-    assert per_vm(lines, False) == per_vm(observed.lines, False)
+    assert comparable(lines, False) == comparable(observed.lines, False)
