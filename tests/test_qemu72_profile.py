@@ -6,7 +6,10 @@ every deviation is real and modelled. Same for the seed defects 7.2 repairs.
 
 from __future__ import annotations
 
+import json
 import pathlib
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -114,3 +117,40 @@ def test_adapt_replaces_the_removed_setting_commands() -> None:
         {"execute": "migrate-set-parameters", "arguments": {"downtime-limit": 500}},
         {"execute": "query-migrate"},
     )
+
+
+def _migspec(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "migspec", *args], input=stdin,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_run_with_the_qemu_72_profile() -> None:
+    script = "\n".join(json.dumps(c) for c in (
+        {"execute": "migrate_set_speed", "arguments": {"value": 1}},
+        {"execute": "migrate-set-parameters", "arguments": {"max-bandwidth": 1}},
+        {"execute": "query-migrate-parameters"},
+        {"execute": "migrate-pause"},
+    ))
+    done = _migspec("run", "--profile", "qemu-7.2", "-", stdin=script)
+    assert done.returncode == 2
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [
+        {"error": {"class": "CommandNotFound",
+                   "desc": "The command migrate_set_speed has not been found"}},
+        {"return": {}},
+        {"return": {"compress-level": 1, "compress-threads": 8, "decompress-threads": 2,
+                    "max-bandwidth": 1, "downtime-limit": 300,
+                    "xbzrle-cache-size": 67108864}},
+    ]
+    assert done.stderr == ("migspec run: <stdin>:4: unsupported: command 'migrate-pause' of "
+                           "qemu-7.2 is beyond the seed\n")
+
+
+def test_cli_explore_with_the_qemu_72_profile() -> None:
+    done = _migspec("explore", "--profile", "qemu-7.2", "--scenario", "cancel-connect",
+                    "--json", "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["ok"] is True
+    # a cancel against every connect outcome: 7.2 repairs DEF-CANCEL-CONNECT-STUCK,
+    # so only the event-order defect it keeps is left
+    assert {v["defect"] for r in doc["runs"] for v in r["violations"]} == {"DEF-EVENT-ORDER"}
