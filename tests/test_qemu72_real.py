@@ -79,7 +79,7 @@ class _World:
         return out
 
     async def launch(self, name: str, paused: bool, incoming: str | None) -> None:
-        from qemu.qmp import QMPClient
+        from qemu.qmp import ConnectError, QMPClient
 
         world = self
 
@@ -111,7 +111,7 @@ class _World:
             if sock.exists():
                 try:
                     await asyncio.wait_for(client.connect(str(sock)), 5)
-                except (TimeoutError, OSError):
+                except (TimeoutError, OSError, ConnectError):
                     pass  # not accepting yet
                 else:
                     self.clients[name] = client
