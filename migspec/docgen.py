@@ -211,6 +211,8 @@ def deviations() -> str:
         ["events", ", ".join(f"`{e}`" for e in sorted(BEYOND_SEED.events))],
         ["query-migrate keys", ", ".join(f"`{k}`" for k in sorted(BEYOND_SEED.query_migrate_keys))],
         ["query-migrate ram keys", ", ".join(f"`{k}`" for k in sorted(BEYOND_SEED.ram_keys))],
+        ["query-migrate xbzrle-cache keys",
+         ", ".join(f"`{k}`" for k in sorted(BEYOND_SEED.xbzrle_cache_keys))],
     )))
     for d in DEVIATIONS:
         parts.append(f"\n## {d.id}\n\n{d.summary} ({d.requirement}).\n\n{d.reason}\n\n")

@@ -77,6 +77,8 @@ class BeyondSeed:
     ram_keys: frozenset[str]
     #: (command, argument) pairs of seed commands that only 7.2 has.
     arguments: frozenset[tuple[str, str]] = frozenset()
+    #: Keys of query-migrate's ``xbzrle-cache`` that only 7.2 has.
+    xbzrle_cache_keys: frozenset[str] = frozenset()
 
 DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
@@ -1004,6 +1006,7 @@ BEYOND_SEED = BeyondSeed(
     events=frozenset({"MIGRATION_PASS"}),
     query_migrate_keys=frozenset({"error-desc", "socket-address", "blocked-reasons"}),
     arguments=frozenset({("migrate", "resume")}),
+    xbzrle_cache_keys=frozenset({"encoding-rate"}),
     ram_keys=frozenset({
         "dirty-sync-missed-zero-copy",
         "downtime-bytes",
@@ -1035,6 +1038,9 @@ def beyond_seed_dropped(line: Line) -> Line | None:
     kept = {k: v for k, v in ret.items() if k not in beyond}
     if isinstance(kept.get("ram"), dict):
         kept["ram"] = {k: v for k, v in kept["ram"].items() if k not in BEYOND_SEED.ram_keys}
+    if isinstance(kept.get("xbzrle-cache"), dict):
+        kept["xbzrle-cache"] = {k: v for k, v in kept["xbzrle-cache"].items()
+                                if k not in BEYOND_SEED.xbzrle_cache_keys}
     return {**line, "return": kept}
 
 #: Seed commands QEMU 7.2 no longer has, with the deviation that removes each.

@@ -24,6 +24,7 @@ from migspec.spec.deviations import (
     REMOVED_COMMANDS,
     REPAIRS,
     Observation,
+    beyond_seed_dropped,
     comparable,
 )
 from migspec.spec.requirements import REQUIREMENT_BY_ID
@@ -154,3 +155,30 @@ def test_cli_explore_with_the_qemu_72_profile() -> None:
     # a cancel against every connect outcome: 7.2 repairs DEF-CANCEL-CONNECT-STUCK,
     # so only the event-order defect it keeps is left
     assert {v["defect"] for r in doc["runs"] for v in r["violations"]} == {"DEF-EVENT-ORDER"}
+
+
+def test_what_is_beyond_the_seed_is_set_aside_from_a_72_reply() -> None:
+    # recorded from QEMU 7.2: xbzrle on, an exec: migration completed, query-migrate
+    reply = {"return": {
+        "status": "completed", "setup-time": 0, "downtime": 1, "total-time": 5,
+        "error-desc": "x",
+        "xbzrle-cache": {"encoding-rate": 0, "bytes": 0, "cache-size": 67108864,
+                         "cache-miss-rate": 0, "pages": 0, "overflow": 0, "cache-miss": 8},
+        "ram": {"total": 34086912, "postcopy-requests": 0, "dirty-sync-count": 2,
+                "multifd-bytes": 0, "pages-per-second": 0, "downtime-bytes": 0,
+                "page-size": 4096, "remaining": 0, "postcopy-bytes": 0, "mbps": 1026.2784,
+                "transferred": 529535, "dirty-sync-missed-zero-copy": 0,
+                "precopy-bytes": 529535, "duplicate": 8211, "dirty-pages-rate": 0,
+                "skipped": 0, "normal-bytes": 454656, "normal": 111}}}
+    kept = beyond_seed_dropped(reply)
+    assert kept is not None
+    # the seed's keys (qapi-schema.json of QEMU 2.4: MigrationInfo, MigrationStats,
+    # XBZRLECacheStats)
+    assert set(kept["return"]) == {"status", "setup-time", "downtime", "total-time", "ram",
+                                   "xbzrle-cache"}
+    assert set(kept["return"]["ram"]) == {
+        "transferred", "remaining", "total", "duplicate", "skipped", "normal",
+        "normal-bytes", "dirty-pages-rate", "mbps", "dirty-sync-count"}
+    assert set(kept["return"]["xbzrle-cache"]) == {
+        "cache-size", "bytes", "pages", "cache-miss", "cache-miss-rate", "overflow"}
+    assert beyond_seed_dropped({"event": "MIGRATION_PASS", "data": {"pass": 1}}) is None
