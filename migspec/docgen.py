@@ -17,6 +17,7 @@ from migspec.spec import constants as C
 from migspec.spec.capabilities import CAPABILITY_ORDER
 from migspec.spec.commands import COMMANDS
 from migspec.spec.defects import DEFECTS
+from migspec.spec.deviations import BEYOND_SEED, DEVIATIONS, KEPT, REPAIRS
 from migspec.spec.errors import ERRORS
 from migspec.spec.machine import diagram
 from migspec.spec.parameters import CACHE_SIZE, DOWNTIME, PARAMETERS, SPEED
@@ -181,6 +182,47 @@ def defects() -> str:
     return "".join(parts)
 
 
+def deviations() -> str:
+    """Profile qemu-7.2: each deviation with its reason and what the real
+    QEMU 7.2 printed for its probe; the seed defects it repairs and keeps."""
+    parts = [HEADER, "# Profile `qemu-7.2`: QEMU 7.2 against the seed\n\n"]
+    parts.append(
+        "Debian 12's `qemu-system-x86_64` (7.2.22, package 1:7.2+dfsg-7+deb12u18), "
+        "observed over QMP. Each probe is a `migspec run` script; the lines are what the "
+        "real QEMU printed (timestamps dropped). Source lines are those of the Debian "
+        "source package of that binary.\n\n"
+    )
+    parts.append(_table(
+        ["deviation", "requirement", "what 7.2 does"],
+        ([f"[`{d.id}`](#{d.id.lower()})", d.requirement, d.summary] for d in DEVIATIONS),
+    ))
+    parts.append("\n## Seed defects\n\n")
+    parts.append(_table(
+        ["seed defect", "in 7.2", "evidence"],
+        [[f"`{r.defect}`", "repaired", r.evidence] for r in REPAIRS]
+        + [[f"`{k.defect}`", "still there", k.evidence] for k in KEPT],
+    ))
+    parts.append("\n## Beyond the seed (not modelled: UNSUPPORTED)\n\n")
+    parts.append(_table(["kind", "names"], (
+        ["commands", ", ".join(f"`{c}`" for c in sorted(BEYOND_SEED.commands))],
+        ["capabilities", ", ".join(f"`{c}`" for c in BEYOND_SEED.capabilities)],
+        ["parameters", ", ".join(f"`{p}`" for p in BEYOND_SEED.parameters)],
+        ["arguments", ", ".join(f"`{c}` `{a}`" for c, a in sorted(BEYOND_SEED.arguments))],
+        ["events", ", ".join(f"`{e}`" for e in sorted(BEYOND_SEED.events))],
+        ["query-migrate keys", ", ".join(f"`{k}`" for k in sorted(BEYOND_SEED.query_migrate_keys))],
+        ["query-migrate ram keys", ", ".join(f"`{k}`" for k in sorted(BEYOND_SEED.ram_keys))],
+        ["query-migrate xbzrle-cache keys",
+         ", ".join(f"`{k}`" for k in sorted(BEYOND_SEED.xbzrle_cache_keys))],
+    )))
+    for d in DEVIATIONS:
+        parts.append(f"\n## {d.id}\n\n{d.summary} ({d.requirement}).\n\n{d.reason}\n\n")
+        parts.append("Probe:\n\n```json\n")
+        parts.append("\n".join(json.dumps(line) for line in d.observed.script) + "\n```\n\n")
+        parts.append("QEMU 7.2 printed:\n\n```json\n")
+        parts.append("\n".join(json.dumps(line) for line in d.observed.lines) + "\n```\n")
+    return "".join(parts)
+
+
 DOCUMENTS = {
     "state-machine.md": state_machine,
     "settings.md": settings,
@@ -188,6 +230,7 @@ DOCUMENTS = {
     "requirements.md": requirements,
     "defects.md": defects,
     "scenarios.md": scenarios,
+    "deviations.md": deviations,
 }
 
 

@@ -21,13 +21,14 @@ from migspec.properties.stateful import (
     unfired,
 )
 from migspec.properties.targets import Target, TargetFactory
+from migspec.reference.profiles import PROFILES
 from migspec.spec.requirements import REQUIREMENT_BY_ID
 
 
 def test_target_implements_the_protocol(migspec_target: Target) -> None:
     """The target has every member of the protocol and names a known profile."""
     assert isinstance(migspec_target, Target)
-    assert migspec_target.profile in ("seed", "fixed")
+    assert migspec_target.profile in PROFILES
 
 
 def test_state_machine(migspec_target_factory: TargetFactory, migspec_target: Target) -> None:

@@ -13,7 +13,9 @@ from typing import Any
 
 from migspec.properties.explorer import Explorer, Result
 from migspec.properties.scenarios import SCENARIOS, Scenario
+from migspec.reference.profiles import get_profile
 from migspec.spec.defects import DEFECT_BY_ID
+from migspec.spec.deviations import UNREACHED_IN_SCENARIOS
 from migspec.spec.transitions import ALL_PROFILES, transitions_for
 
 
@@ -68,16 +70,20 @@ def explore(
                     summary.problems.append(
                         f"seed/{scenario.name}: expected seed defect {missing} not found"
                     )
+            repaired = get_profile(profile).repaired
             for v in result.violations:
                 where = f"{profile}/{scenario.name}: {v.property} ({v.kind})"
                 if v.kind == "witness":
                     summary.problems.append(f"{where}: witness never reached")
-                elif profile != "seed":
-                    summary.problems.append(f"{where}: {v.detail}")
-                elif v.defect not in DEFECT_BY_ID:
-                    summary.problems.append(f"{where}: no seed defect explains it: {v.detail}")
-        declared = list(dict.fromkeys(t.trigger for t in transitions_for(profile)))
-        never = [t for t in declared if t not in fired]
+                elif v.defect not in DEFECT_BY_ID or v.defect in repaired:
+                    # every violation is explained by a defect the profile keeps
+                    # (none on fixed, which repairs them all)
+                    summary.problems.append(
+                        f"{where}: no seed defect {profile} keeps explains it: {v.detail}")
+        declared = list(dict.fromkeys(t.trigger for t in transitions_for(repaired)))
+        prof = get_profile(profile)
+        never = [t for t in declared if t not in fired and not prof.deviates(
+            UNREACHED_IN_SCENARIOS.get(t, ""))]
         summary.coverage[profile] = {"declared": declared, "never_fired": never}
         if len(scenarios) == len(SCENARIOS) and never:
             summary.problems.append(f"{profile}: transitions never fired: {', '.join(never)}")

@@ -15,14 +15,14 @@ import json
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from migspec.properties.graphs import fair_cycles
 from migspec.properties.scenarios import Scenario
 from migspec.reference import scheduler as sched
 from migspec.reference.engine import Engine, execute_now, tick
-from migspec.reference.profiles import Profile, RecordingProfile, get_profile
+from migspec.reference.profiles import Profile, RecordingProfile, adapt, get_profile
 from migspec.reference.script import parse, run_script
 from migspec.reference.snapshot import clone, key
 from migspec.reference.vm import VM
@@ -287,15 +287,18 @@ class Explorer:
     def __init__(self, scenario: Scenario, profile: str | Profile) -> None:
         self.scenario = scenario
         prof = get_profile(profile) if isinstance(profile, str) else profile
+        #: The profile's own repairs (its declared transitions), before assume_repaired.
+        self.base_repaired = prof.repaired
         if not set(scenario.assume_repaired) <= prof.repaired:
-            prof = Profile(prof.name, prof.repaired | set(scenario.assume_repaired),
-                           prof.description)
+            prof = replace(prof, repaired=prof.repaired | set(scenario.assume_repaired))
         self.prof = prof
+        #: The scenario's set-up in this profile's commands (one declaration).
+        self.setup = adapt(scenario.setup, prof)
         self.profile = self.prof.name
         self.successors = _successors(self.prof.repaired)
         self._variants: dict[str, Explorer] = {}
         engine = Engine(self.prof)
-        setup = "\n".join(json.dumps(line) for line in scenario.setup)
+        setup = "\n".join(json.dumps(line) for line in self.setup)
         for _ in run_script(engine, parse(setup, f"scenario {scenario.name}")):
             pass
         #: Repair sites the set-up consulted (with a recording profile).
@@ -674,7 +677,7 @@ class Explorer:
         if keep_graph:
             result.graph = graph
         self._liveness(place_succ, place_first, note)
-        declared = [t.trigger for t in transitions_for(self.profile)]
+        declared = [t.trigger for t in transitions_for(self.base_repaired)]
         result.transitions_declared = list(dict.fromkeys(declared))
         result.transitions_fired = [t for t in result.transitions_declared if t in fired]
         for witness in self.scenario.witnesses:
@@ -692,7 +695,7 @@ class Explorer:
             result.violations.append(Violation(
                 prop, kind, detail,
                 [self.describe(label) for label in path],
-                list(self.scenario.setup)
+                list(self.setup)
                 + [line for label in path for line in self.script_line(label)],
                 defects[0] if defects else None,
                 seen,
@@ -739,8 +742,11 @@ class Explorer:
         variant = self._variants.get(defect)
         if variant is None:
             name = f"{self.profile}+{defect}" if defect else self.profile
-            prof: Profile = RecordingProfile(name, repaired, "recording") if not defect else \
-                Profile(name, repaired, f"{self.profile} with one repair")
+            base = self.prof
+            prof: Profile = RecordingProfile(
+                name, repaired, "recording", base.deviations, base.beyond
+            ) if not defect else replace(
+                base, name=name, repaired=repaired, description=f"{self.profile} with one repair")
             variant = self._variants[defect] = Explorer(self.scenario, prof)
         return variant
 

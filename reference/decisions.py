@@ -176,6 +176,12 @@ def downtime_ns(seconds: float, repaired: bool) -> int:
     exact. NaN passes both C macros unchanged (every comparison is false);
     the seed converts it to 2**63 and the repair, like ``int``, refuses it
     (QMP never delivers NaN: it is not JSON).
+
+    On whole and quarter seconds (the contract's domain) it is the seconds
+    times 1e9 (MIG-DOWNTIME-001):
+
+    pre: seconds in (0.0, 0.25, 1.0, 2.0)
+    post: __return__ == round(seconds * 4) * 250_000_000
     """
     value = seconds * 1e9
     if value != value:

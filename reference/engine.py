@@ -15,7 +15,7 @@ from migspec.reference.vm import VM
 from migspec.reference.wire import text_of
 from migspec.reference.world import DESTINATION, SOURCE, Crash, Move, World
 from migspec.spec.runstates import RunState
-from migspec.spec.uris import BuildConfig
+from migspec.spec.uris import DEFER, BuildConfig
 
 StepBoundReached = sched.StepBoundReached
 
@@ -61,7 +61,9 @@ class Engine:
         env: Env | None = None,
     ) -> None:
         prof = get_profile(profile) if isinstance(profile, str) else profile
-        self.world = World(profile=prof, build=build or BuildConfig(), env=env or Env())
+        if build is None:  # Debian builds QEMU 7.2 with RDMA (QEMU72-BUILD-RDMA)
+            build = BuildConfig(config_rdma=prof.deviates("QEMU72-BUILD-RDMA"))
+        self.world = World(profile=prof, build=build, env=env or Env())
         self.scheduler: sched.Scheduler = sched.DefaultScheduler()
         self._read = 0
 
@@ -249,9 +251,20 @@ class Engine:
             raise EngineError(f"VM {text_of(name)} already exists")
         vm = self.world.add_vm(name)
         vm.runstate = RunState.PRELAUNCH
+        quiet = self.world.profile.deviates("QEMU72-INCOMING-LAUNCH-NO-EVENT")
         try:
             self.world.runstate_set(vm, RunState.INMIGRATE)
-            qemu_start_incoming_migration(self.world, vm, uri)
+            if quiet and uri == DEFER:
+                vm.deferred_incoming = True  # QEMU 7.2's vl.c starts nothing for defer
+                return
+            mark = len(self.world.log)
+            try:
+                qemu_start_incoming_migration(self.world, vm, uri)
+            finally:
+                if quiet:  # sent during start-up, before a QMP client can connect
+                    del self.world.log[mark:]
+            if self.world.profile.deviates("QEMU72-INCOMING-URI-ONCE"):
+                vm.incoming_once = False  # vl.c went through qmp_migrate_incoming
         except QmpError as err:
             self.world.crash(vm, f"-incoming {uri}: {err.desc}", None)
         except Crash as crash:

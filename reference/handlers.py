@@ -17,18 +17,34 @@ from migspec.reference.vm import VM, ConnectPending
 from migspec.reference.world import World
 from migspec.spec import constants as C
 from migspec.spec.capabilities import CAPABILITY_ORDER, Capability
+from migspec.spec.deviations import (
+    MOVED_PARAMETERS,
+    QEMU72_ERRORS,
+    QEMU72_MAX_MIGRATE_DOWNTIME_MS,
+    QEMU72_RANGE_TEXTS,
+)
 from migspec.spec.errors import ERROR_BY_KEY
 from migspec.spec.parameters import PARAMETER_BY_NAME, PARAMETERS
 from migspec.spec.runstates import NEEDS_RESET, RunState
 from migspec.spec.states import MigrationStatus as S
 from migspec.spec.uris import DEFER
 
+#: The seed's catalogue and the texts only QEMU 7.2 has.
+_ERRORS = {**ERROR_BY_KEY, **{e.key: e for e in QEMU72_ERRORS}}
+
+
+class Unsupported(Exception):
+    """A request the engine does not model: the profile's implementation has it
+    beyond the seed's surface (:data:`migspec.spec.deviations.BEYOND_SEED`). A
+    conformance report marks what needs it UNSUPPORTED; ``migspec run`` stops
+    with the message (exit status 2)."""
+
 
 class QmpError(Exception):
     """A QMP error reply: a catalogue key and the template's arguments."""
 
     def __init__(self, key: str, *args: object) -> None:
-        decl = ERROR_BY_KEY[key]
+        decl = _ERRORS[key]
         super().__init__(decl.text(*args))
         self.key = key
         self.error_class = decl.error_class
@@ -56,23 +72,62 @@ def qmp_migrate_set_capabilities(world: World, vm: VM, args: dict[str, Any]) -> 
 def qmp_query_migrate_capabilities(world: World, vm: VM, args: dict[str, Any]) -> Any:
     """Lines 332-355 (MIG-CAPS-003): every capability, in enum order."""
     caps = vm.s.enabled_capabilities
-    return [{"capability": str(c), "state": caps[c]} for c in CAPABILITY_ORDER]
+    listed = [{"capability": str(c), "state": caps[c]} for c in CAPABILITY_ORDER]
+    beyond = world.profile.beyond
+    if beyond is not None and world.profile.deviates("QEMU72-CAPS-LIST"):
+        # never on: turning one on is Unsupported (reference/qmp.py)
+        listed += [{"capability": c, "state": False} for c in beyond.capabilities]
+    return listed
 
 
 def qmp_migrate_set_parameters(world: World, vm: VM, args: dict[str, Any]) -> None:
-    """Lines 485-524 (MIG-PARAMS-001..004): validate all, then set."""
+    """Lines 485-524 (MIG-PARAMS-001..004): validate all, then set. QEMU 7.2
+    also sets the values that moved in (max-bandwidth, downtime-limit,
+    xbzrle-cache-size: QEMU72-PARAM-*) and words the range errors its way
+    (QEMU72-PARAM-RANGE-TEXT)."""
+    texts = world.profile.deviates("QEMU72-PARAM-RANGE-TEXT")
     for decl in PARAMETERS:
         value = args.get(decl.name)
         if value is not None and not D.parameter_in_range(decl, value):
-            raise QmpError("param_range", decl.c_name, decl.range_text)
+            raise QmpError("param_range", decl.c_name,
+                           QEMU72_RANGE_TEXTS[decl.name] if texts else decl.range_text)
+    for moved in MOVED_PARAMETERS:
+        value = args.get(moved.name)
+        if value is not None and not _moved_ok(moved.name, value):
+            raise QmpError("param_range", moved.c_name, QEMU72_RANGE_TEXTS[moved.name])
     for name, value in args.items():
         if name in PARAMETER_BY_NAME:
             vm.s.parameters[name] = value
+    s = vm.s
+    if "max-bandwidth" in args:  # as migrate_set_speed (MIG-SPEED-002)
+        s.bandwidth_limit = args["max-bandwidth"]
+        if s.file is not None:
+            world.files[s.file].xfer_limit = D.xfer_limit(s.bandwidth_limit)
+    if "downtime-limit" in args:
+        vm.max_downtime = args["downtime-limit"] * 1_000_000
+    if "xbzrle-cache-size" in args:
+        s.xbzrle_cache_size = args["xbzrle-cache-size"]
+
+
+def _moved_ok(name: str, value: int) -> bool:
+    """QEMU 7.2's migrate_params_check for a value that moved in
+    (migration/migration.c:1482-1529; max-bandwidth is never refused)."""
+    if name == "downtime-limit":
+        return value <= QEMU72_MAX_MIGRATE_DOWNTIME_MS
+    if name == "xbzrle-cache-size":
+        return value >= C.TARGET_PAGE_SIZE and value & (value - 1) == 0
+    return True
 
 
 def qmp_query_migrate_parameters(world: World, vm: VM, args: dict[str, Any]) -> Any:
-    """Lines 357-370 (MIG-PARAMS-005)."""
-    return {p.name: vm.s.parameters[p.name] for p in PARAMETERS}
+    """Lines 357-370 (MIG-PARAMS-005); QEMU 7.2 adds the values that moved in
+    (QEMU72-PARAMS-QUERY)."""
+    params: dict[str, Any] = {p.name: vm.s.parameters[p.name] for p in PARAMETERS}
+    if world.profile.deviates("QEMU72-PARAMS-QUERY"):
+        params["max-bandwidth"] = vm.s.bandwidth_limit
+        params["downtime-limit"] = vm.max_downtime // 1_000_000
+        params["xbzrle-cache-size"] = vm.s.xbzrle_cache_size
+    return params
 
 
 def qmp_migrate_set_cache_size(world: World, vm: VM, args: dict[str, Any]) -> None:
@@ -141,6 +196,8 @@ def qmp_query_migrate(world: World, vm: VM, args: dict[str, Any]) -> Any:
     state = s.state
     info: dict[str, Any] = {}
     if state == S.NONE:
+        if world.profile.deviates("QEMU72-QUERY-DEST-STATUS"):
+            return _destination_info(vm)
         return info  # MIG-QUERY-001: nothing, not even the status
     info["status"] = str(state)
     if state in (S.ACTIVE, S.CANCELLING):
@@ -159,6 +216,16 @@ def qmp_query_migrate(world: World, vm: VM, args: dict[str, Any]) -> Any:
         info["setup-time"] = s.setup_time
     # MIG-QUERY-002 (setup), MIG-QUERY-006 (failed, cancelled): status only.
     return info
+
+
+def _destination_info(vm: VM) -> dict[str, Any]:
+    """QEMU 7.2's fill_destination_migration_info (migration/migration.c:1365-1395):
+    the incoming migration's status while the source side never migrated."""
+    if vm.incoming.file is not None:
+        return {"status": str(S.ACTIVE)}
+    if vm.incoming.finished:
+        return {"status": str(S.COMPLETED)}
+    return {}
 
 
 # -- migrate, cancel -------------------------------------------------------------
@@ -199,6 +266,9 @@ def qmp_migrate(world: World, vm: VM, args: dict[str, Any]) -> None:
         s.cleanup_bh is not None,
         world.profile.repairs("DEF-MIGRATE-BEFORE-CLEANUP"),
     )
+    if err in (None, "state_blocked", "blocker") and vm.runstate == RunState.POSTMIGRATE \
+            and world.profile.deviates("QEMU72-MIGRATE-POSTMIGRATE"):
+        err = "postmigrate"  # tested after inmigrate, before the blockers
     if err == "state_blocked":
         raise QmpError(err, vm.unmigratable)
     if err == "blocker":
@@ -241,13 +311,22 @@ def _connect_outcome(world: World, vm: VM, scheme: str, uri: str) -> tuple[str, 
         if name not in vm.fds:
             return "refused", f"File descriptor named '{name}' has not been found"
     if env.connect != "auto":
-        return env.connect, env.connect_error
+        return _socket_async(world, scheme, env.connect), env.connect_error
     if scheme in ("exec:", "fd:", "rdma:"):
         return "immediate", ""
     others = [v for v in world.vms.values() if v is not vm and not v.exited]
     if not others or listener_for(world, vm, scheme) is not None:
         return "delayed", ""
-    return "refused", env.connect_error
+    return _socket_async(world, scheme, "refused"), env.connect_error
+
+
+def _socket_async(world: World, scheme: str, outcome: str) -> str:
+    """QEMU 7.2 connects tcp: and unix: only asynchronously
+    (QEMU72-CONNECT-SOCKET-ASYNC): an outcome inside migrate happens in the
+    connect callback instead."""
+    if scheme in ("tcp:", "unix:") and world.profile.deviates("QEMU72-CONNECT-SOCKET-ASYNC"):
+        return {"immediate": "delayed", "refused": "delayed-refused"}.get(outcome, outcome)
+    return outcome
 
 
 def qmp_migrate_cancel(world: World, vm: VM, args: dict[str, Any]) -> None:
@@ -260,6 +339,10 @@ def qmp_migrate_cancel(world: World, vm: VM, args: dict[str, Any]) -> None:
         vm.cancel_after_completion = True
     if D.cancel_outcome(s.state) != s.state:
         world.set_state(vm, s.state, "cancel")
+    elif s.state == S.CANCELLING and world.profile.deviates("QEMU72-CANCEL-AGAIN-EVENT"):
+        # QEMU 7.2's loop also runs in CANCELLING: its CAS CANCELLING -> CANCELLING
+        # succeeds and sends the event again; nothing else changes
+        world.migration_event(vm, S.CANCELLING)
     if s.state == S.CANCELLING and fid is not None:
         f = world.files[fid]
         if f.can_shutdown:  # qemu_file_shutdown; -ENOSYS for popen/fd files
@@ -271,6 +354,8 @@ def qemu_start_incoming_migration(world: World, vm: VM, uri: str) -> None:
     """Lines 236-260 (MIG-INCOMING-001..004)."""
     world.emit(vm, "MIGRATION", {"status": S.SETUP.value})  # not gated: line 240
     kind = D.incoming_dispatch(uri, world.build)
+    if kind == DEFER and world.profile.deviates("QEMU72-INCOMING-DEFER-UNKNOWN"):
+        kind = None  # QEMU 7.2 knows 'defer' only on the command line
     if kind == DEFER:
         already = vm.deferred_incoming
         vm.deferred_incoming = True
@@ -283,8 +368,16 @@ def qemu_start_incoming_migration(world: World, vm: VM, uri: str) -> None:
 
 
 def qmp_migrate_incoming(world: World, vm: VM, args: dict[str, Any]) -> None:
-    """Lines 673-694 (MIG-INCOMING-010, MIG-INCOMING-011)."""
-    if not vm.deferred_incoming:
+    """Lines 673-694 (MIG-INCOMING-010, MIG-INCOMING-011). QEMU 7.2 tests
+    'once' first (an -incoming URI cleared it: QEMU72-INCOMING-URI-ONCE) and
+    the run state instead of the deferred flag (QEMU72-INCOMING-NOT-DEFERRED-TEXT)."""
+    profile = world.profile
+    if not vm.incoming_once and profile.deviates("QEMU72-INCOMING-URI-ONCE"):
+        raise QmpError("incoming_already_started")
+    if profile.deviates("QEMU72-INCOMING-NOT-DEFERRED-TEXT"):
+        if vm.runstate != RunState.INMIGRATE:
+            raise QmpError("incoming_not_specified")
+    elif not vm.deferred_incoming:
         raise QmpError("incoming_not_deferred")
     first: str | None = None
     if not vm.incoming_once:
@@ -340,6 +433,8 @@ def qmp_cont(world: World, vm: VM, args: dict[str, Any]) -> None:
 def qmp_capabilities(world: World, vm: VM, args: dict[str, Any]) -> None:
     """The reference's monitor starts in command mode, as after negotiation,
     so ``qmp_capabilities`` gets QEMU's "already complete" error."""
+    if world.profile.deviates("QEMU72-QMP-NEGOTIATION-TEXT"):
+        raise QmpError("negotiation_complete_72")
     raise QmpError("negotiation_complete", "qmp_capabilities")
 
 

@@ -157,8 +157,10 @@ def incoming_load_done(world: World, vm: VM) -> None:
         # MIG-INCOMING-006
         world.migration_event(vm, S.FAILED)
         raise Crash("load of migration failed: Input/output error", 278)
-    # MIG-INCOMING-007
-    world.migration_event(vm, S.COMPLETED)
+    # MIG-INCOMING-007; QEMU 7.2 starts the guest first (QEMU72-DEST-EVENT-ORDER)
+    resume_first = world.profile.deviates("QEMU72-DEST-EVENT-ORDER")
+    if not resume_first:
+        world.migration_event(vm, S.COMPLETED)
     gs = vm.global_state
     if runstate is not None:  # global_state_post_load (lines 162-184)
         gs.received = True
@@ -172,3 +174,5 @@ def incoming_load_done(world: World, vm: VM) -> None:
         world.vm_start(vm)
     else:
         world.runstate_set(vm, target)
+    if resume_first:
+        world.migration_event(vm, S.COMPLETED)

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from migspec.reference.handlers import HANDLERS, QmpError
+from migspec.reference.handlers import HANDLERS, QmpError, Unsupported
+from migspec.reference.profiles import SEED, Profile
 from migspec.reference.vm import VM
 from migspec.reference.wire import has_nan, qobject_number
 from migspec.reference.world import World
 from migspec.spec import constants as C
 from migspec.spec.capabilities import Capability
-from migspec.spec.commands import COMMAND_BY_NAME, ArgType, CommandDecl
+from migspec.spec.commands import COMMAND_BY_NAME, ArgDecl, ArgType, CommandDecl
+from migspec.spec.deviations import (
+    MOVED_PARAMETERS,
+    QEMU72_MEMBER_ORDER,
+    QEMU72_UINT8_PARAMETERS,
+    REMOVED_COMMANDS,
+)
 
 Reply = dict[str, Any]
 
@@ -50,37 +57,126 @@ def _type_ok(kind: ArgType, value: Any) -> bool:
     return True
 
 
-def _capabilities(value: Any) -> list[tuple[Capability, bool]]:
+def _capabilities(value: Any, profile: Profile = SEED) -> list[tuple[Capability, bool]]:
     """The strict QAPI input visitor over ``MigrationCapabilityStatusList``: a
-    missing member is reported as a value of the wrong type."""
+    missing member is reported as a value of the wrong type (QEMU 7.2: as
+    missing, with the member's path, QEMU72-QMP-MEMBER-PATHS)."""
+    paths = profile.deviates("QEMU72-QMP-MEMBER-PATHS")
     if not isinstance(value, list):
-        raise QmpError("invalid_parameter_type", "capabilities", "list")
+        raise QmpError("invalid_parameter_type", "capabilities",
+                       "array" if profile.deviates("QEMU72-QMP-TYPE-NAMES") else "list")
     caps: list[tuple[Capability, bool]] = []
-    for item in value:
+    for index, item in enumerate(value):
+        at = f"capabilities[{index}]."
         if not isinstance(item, dict):
+            if paths:
+                raise QmpError("invalid_parameter_type", at[:-1], "object")
             raise QmpError("invalid_parameter_type", "null", "QDict")
         name = item.get("capability")
+        if paths and "capability" not in item:
+            raise QmpError("missing_parameter", at + "capability")
         if not isinstance(name, str):
-            raise QmpError("invalid_parameter_type", "capability", "string")
-        try:
-            cap = Capability(name)
-        except ValueError:
-            raise QmpError("invalid_parameter", name) from None
+            raise QmpError("invalid_parameter_type", at * paths + "capability", "string")
+        beyond = profile.beyond is not None and name in profile.beyond.capabilities
+        if not beyond and name not in _CAPABILITY_NAMES:
+            if profile.deviates("QEMU72-CAPS-UNKNOWN-TEXT"):
+                raise QmpError("enum_value", "capability", name)
+            raise QmpError("invalid_parameter", name)
         state = item.get("state")
+        if paths and "state" not in item:
+            raise QmpError("missing_parameter", at + "state")
         if not isinstance(state, bool):
-            raise QmpError("invalid_parameter_type", "state", "boolean")
+            raise QmpError("invalid_parameter_type", at * paths + "state", "boolean")
         for key in item:
             if key not in ("capability", "state"):
+                if paths:
+                    raise QmpError("unexpected_parameter", at + key)
                 raise QmpError("extra_member", key)
-        caps.append((cap, state))
+        if beyond:
+            if state:
+                raise Unsupported(f"capability {name!r} of {profile.name} is beyond the seed")
+            continue  # off, as it is by default: nothing the engine models changes
+        caps.append((Capability(name), state))
     return caps
+
+
+_CAPABILITY_NAMES = frozenset(c.value for c in Capability)
+
+
+def _command(name: str, profile: Profile) -> CommandDecl:
+    """The declaration of command ``name`` in ``profile``: CommandNotFound for
+    an unknown one or one the profile removed (REMOVED_COMMANDS); Unsupported
+    for one its implementation has beyond the seed."""
+    decl = COMMAND_BY_NAME.get(name)
+    removed = REMOVED_COMMANDS.get(name)
+    if decl is not None and (removed is None or not profile.deviates(removed)):
+        return decl
+    if profile.beyond is not None and name in profile.beyond.commands:
+        raise Unsupported(f"command {name!r} of {profile.name} is beyond the seed")
+    raise QmpError("command_not_found", name)
+
+
+def _qapi_arguments(
+    decl: CommandDecl, raw: dict[str, Any], profile: Profile
+) -> dict[str, Any]:
+    """QEMU 7.2's QAPI input visitor (QEMU72-QMP-MEMBER-ORDER): the members in
+    the command's QAPI order, then any unknown member."""
+    by_name: dict[str, ArgDecl | None] = {a.name: a for a in decl.args}
+    order = QEMU72_MEMBER_ORDER.get(decl.name, tuple(by_name))
+    if decl.name == "migrate-set-parameters":
+        moved = {m.name for m in MOVED_PARAMETERS if profile.deviates(m.deviation)}
+        order = tuple(n for n in order if n in by_name or n in moved)
+    out: dict[str, Any] = {}
+    for name in order:
+        arg = by_name.get(name)
+        if name not in raw:
+            if arg is not None and not arg.optional:
+                raise QmpError("missing_parameter", name)
+            continue
+        out[name] = _qapi_value(name, arg, raw[name], profile)
+    beyond = profile.beyond
+    for key in raw:
+        if key in order:
+            continue
+        if beyond is not None and (
+            (decl.name, key) in beyond.arguments
+            or (decl.name == "migrate-set-parameters" and key in beyond.parameters)
+        ):
+            raise Unsupported(f"argument {key!r} of {decl.name} in {profile.name} is beyond "
+                              "the seed")
+        if profile.deviates("QEMU72-QMP-EXTRA-MEMBER-TEXT"):
+            raise QmpError("unexpected_parameter", key)
+        raise QmpError("invalid_parameter", key)
+    return out
+
+
+def _qapi_value(name: str, arg: ArgDecl | None, value: Any, profile: Profile) -> Any:
+    """One member through QEMU 7.2's visitor; integers (the migration
+    parameters) are uint8 or uint64, and a negative one wraps."""
+    kind = arg.kind if arg is not None else ArgType.INT
+    if kind is ArgType.BOOL and not isinstance(value, bool):
+        raise QmpError("invalid_parameter_type", name,
+                       "boolean" if profile.deviates("QEMU72-QMP-TYPE-NAMES") else "bool")
+    if kind in (ArgType.INT, ArgType.OCTETS):
+        if not (type(value) is int and C.INT64_MIN <= value <= C.UINT64_MAX):
+            if profile.deviates("QEMU72-QMP-INT-TYPE-TEXT"):
+                raise QmpError("param_range", name, "uint64")
+            raise QmpError("invalid_parameter_type", name, "int")
+        value %= 1 << 64
+        if name in QEMU72_UINT8_PARAMETERS and value > 0xFF and profile.deviates(
+            "QEMU72-PARAM-UINT8"
+        ):
+            raise QmpError("param_range", name, "uint8_t")
+    elif not _type_ok(kind, value):
+        raise QmpError("invalid_parameter_type", name, _EXPECTED[kind])
+    return value
 
 
 class _InputObjectError(QmpError):
     """Refused before the monitor read the command's ``id``."""
 
 
-def check(cmd: Any) -> tuple[CommandDecl, dict[str, Any]]:
+def check(cmd: Any, profile: Profile = SEED) -> tuple[CommandDecl, dict[str, Any]]:
     """Validate a command object; the command and its converted arguments."""
     if not isinstance(cmd, dict):
         raise _InputObjectError("bad_input_object", "object")
@@ -96,12 +192,15 @@ def check(cmd: Any) -> tuple[CommandDecl, dict[str, Any]]:
     if "execute" not in cmd:
         raise _InputObjectError("bad_input_object", "execute")
     name: str = cmd["execute"]
-    decl = COMMAND_BY_NAME.get(name)
-    if decl is None:
-        raise QmpError("command_not_found", name)
+    decl = _command(name, profile)
     raw: dict[str, Any] = {k: qobject_number(v) for k, v in cmd.get("arguments", {}).items()}
     if not all(type(v) in _PLAIN for v in raw.values()) and has_nan(raw):
         raise _InputObjectError("json_parsing")
+    if profile.deviates("QEMU72-QMP-MEMBER-ORDER"):
+        args = _qapi_arguments(decl, raw, profile)
+        if name == "migrate-set-capabilities":
+            return decl, {"capabilities": _capabilities(args["capabilities"], profile)}
+        return decl, args
     # check_mandatory_args, then check_client_args_type (monitor.c).
     for arg in decl.args:
         if not arg.optional and arg.name not in raw:
@@ -127,7 +226,7 @@ def dispatch(world: World, vm: VM, cmd: Any) -> Reply:
     and sends no reply.
     """
     try:
-        decl, args = check(cmd)
+        decl, args = check(cmd, world.profile)
         value = HANDLERS[decl.name](world, vm, args)
         reply: Reply = {"return": {} if value is None else value}
     except _InputObjectError as err:

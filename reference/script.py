@@ -28,6 +28,7 @@ from migspec.reference.engine import (
     StepBoundReached,
     tick,
 )
+from migspec.reference.handlers import Unsupported
 from migspec.reference.world import DESTINATION, SOURCE
 
 #: The longest script line, in bytes without its newline (1 MiB).
@@ -265,6 +266,8 @@ def run_script(
             produced = run_line(engine, line)
         except EngineError as err:
             raise ScriptError(where, line.number, str(err)) from None
+        except Unsupported as err:
+            raise ScriptError(where, line.number, f"unsupported: {err}") from None
         yield from produced
 
 

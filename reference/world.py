@@ -14,6 +14,7 @@ from migspec.reference.environment import Env, QemuFile, Ram, ram_block_bytes
 from migspec.reference.profiles import SEED, Profile
 from migspec.reference.vm import VM
 from migspec.spec.capabilities import Capability
+from migspec.spec.deviations import QEMU72_MAX_THROTTLE
 from migspec.spec.runstates import INCOMING_RUNSTATE_REPAIR, RUNSTATE_TRANSITIONS, RunState
 from migspec.spec.states import MigrationStatus
 from migspec.spec.transitions import compile_table
@@ -88,6 +89,8 @@ class World:
     def add_vm(self, name: str) -> VM:
         """A new QEMU process called ``name`` (``register_global_state`` done)."""
         vm = VM(name=name, ram=Ram(total=ram_block_bytes(self.env.ram_bytes)))
+        if self.profile.deviates("QEMU72-PARAMS-QUERY"):
+            vm.s.bandwidth_limit = QEMU72_MAX_THROTTLE  # MAX_THROTTLE of QEMU 7.2
         self.vms[name] = vm
         return vm
 

@@ -17,7 +17,7 @@ class MigrationModel:
     state: str
 
 
-def _machine_args(profile: str) -> dict[str, Any]:
+def _machine_args(profile: str | frozenset[str]) -> dict[str, Any]:
     return {
         "states": [s.value for s in MigrationStatus],
         "transitions": [
@@ -33,7 +33,7 @@ def _machine_args(profile: str) -> dict[str, Any]:
     }
 
 
-def build_machine(profile: str = "seed", model: Any = None) -> Machine:
+def build_machine(profile: str | frozenset[str] = "seed", model: Any = None) -> Machine:
     """A ``transitions.Machine`` whose states and transitions are the declaration's.
 
     Triggers that do not apply in the current state are ignored, as a failed

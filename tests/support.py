@@ -208,3 +208,4 @@ def migrate_vm_stop_error(eng: Engine) -> None:
     """A migration whose vm_stop_force_state fails at completion (lines 956-959)."""
     eng.set_env({"completion_error": "vm-stop"})
     assert ret(eng, "migrate", {"uri": EXEC_URI}) == {}
+
