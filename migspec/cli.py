@@ -260,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--out", default="docs/reference", help="output folder")
     docs.add_argument("--check", action="store_true", help="fail if the files are stale")
     docs.set_defaults(func=cmd_docs)
+    from migspec.properties.conform import cli as conform_cli
+
+    conform_cli.add_parser(sub)
     return parser
 
 

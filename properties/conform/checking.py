@@ -1,0 +1,55 @@
+"""The harness's one door to trace validation.
+
+Calls :mod:`migspec.properties.tracecheck` (the validator) through its
+published API: ``Environment``, ``check_trace``, ``outcome`` and
+``admitted_outcomes``. Until that module is part of the package the stand-in
+:mod:`.stubcheck` (same API, a much weaker check) answers instead, and
+:data:`VALIDATOR` says which one did.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+from migspec.properties.conform.observe import Observation
+from migspec.reference.profiles import Profile
+
+
+def _load() -> ModuleType:
+    try:
+        return importlib.import_module("migspec.properties.tracecheck")
+    except ModuleNotFoundError:
+        return importlib.import_module("migspec.properties.conform.stubcheck")
+
+
+_TC = _load()
+#: ``tracecheck`` or ``stubcheck``: the module that judges traces.
+VALIDATOR: str = _TC.__name__.rsplit(".", 1)[-1]
+
+
+def environment(setup: tuple[dict[str, Any], ...], connect: tuple[str, ...],
+                env_events: tuple[dict[str, Any], ...]) -> Any:
+    """``tracecheck.Environment(setup, connect, env_events)``."""
+    return _TC.Environment(setup=setup, connect=connect, env_events=env_events)
+
+
+def check_trace(trace: Sequence[Observation], env: Any, profile: str | Profile) -> Any:
+    """``tracecheck.check_trace``: a TraceVerdict (``ok``, ``index``,
+    ``observation``, ``expected``, ``states``, ``seconds``)."""
+    return _TC.check_trace(trace, env, profile)
+
+
+def outcome(trace: Sequence[Observation]) -> tuple[str, ...]:
+    """``tracecheck.outcome``: a trace's abstract outcome."""
+    result: tuple[str, ...] = tuple(_TC.outcome(trace))
+    return result
+
+
+def admitted_outcomes(sends: Sequence[Observation], env: Any,
+                      profile: str | Profile) -> set[tuple[str, ...]]:
+    """``tracecheck.admitted_outcomes``: every outcome the spec admits."""
+    result: set[tuple[str, ...]] = set(_TC.admitted_outcomes(sends, env, profile))
+    return result

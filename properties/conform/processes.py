@@ -1,0 +1,105 @@
+"""Every process and temporary folder the harness makes, tracked so that it
+is ended by PID and removed on success, failure, timeout and Ctrl-C.
+
+Each started PID is also appended to the file named by
+``$MIGSPEC_CONFORM_PIDFILE`` (when set), so a test can check afterwards that
+none is left. Children get ``PR_SET_PDEATHSIG`` (Linux): if the harness
+itself is killed outright, the kernel ends them too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+PIDFILE_ENV = "MIGSPEC_CONFORM_PIDFILE"
+#: Seconds a terminated process gets before it is killed.
+TERMINATE_GRACE = 2.0
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class Registry:
+    """Processes and folders alive right now."""
+
+    def __init__(self) -> None:
+        self.procs: dict[int, asyncio.subprocess.Process] = {}
+        self.folders: set[str] = set()
+
+    def folder(self) -> str:
+        """A new private temporary folder (mode 0700)."""
+        path = tempfile.mkdtemp(prefix="migspec-conform-")
+        self.folders.add(path)
+        return path
+
+    def remove_folder(self, path: str) -> None:
+        """Remove a folder made by :meth:`folder`."""
+        shutil.rmtree(path, ignore_errors=True)
+        self.folders.discard(path)
+
+    async def spawn(self, argv: list[str], stderr_path: str) -> asyncio.subprocess.Process:
+        """Start ``argv`` with stdin/stdout closed and stderr to a file."""
+        with open(stderr_path, "wb") as err:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                stderr=err, preexec_fn=_die_with_parent, start_new_session=True)
+        self.procs[proc.pid] = proc
+        name = os.environ.get(PIDFILE_ENV)
+        if name:
+            with open(name, "a", encoding="ascii") as handle:
+                handle.write(f"{proc.pid}\n")
+        return proc
+
+    async def end(self, proc: asyncio.subprocess.Process) -> None:
+        """Terminate, wait (bounded), kill, wait: by PID."""
+        try:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), TERMINATE_GRACE)
+                except TimeoutError:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                    await proc.wait()
+        finally:
+            self.procs.pop(proc.pid, None)
+
+    def end_all_now(self) -> None:
+        """Synchronous last resort (after the event loop is gone): kill every
+        process still registered and remove every folder."""
+        for pid, proc in list(self.procs.items()):
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError, OSError):
+                    os.waitpid(pid, 0)
+            self.procs.pop(pid, None)
+        for path in list(self.folders):
+            self.remove_folder(path)
+
+
+def exit_description(returncode: int | None, stderr_path: str, tail: int = 400) -> str:
+    """``exit status N: <stderr tail>`` or ``killed by signal N: ...``."""
+    try:
+        text = Path(stderr_path).read_bytes()[-tail:].decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    if returncode is None:
+        how = "running"
+    elif returncode < 0:
+        how = f"killed by signal {-returncode}"
+    else:
+        how = f"exit status {returncode}"
+    return f"{how}: {text}" if text else how
