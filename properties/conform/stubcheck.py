@@ -143,10 +143,13 @@ def check_trace(trace: Sequence[Observation], env: Environment,
             want = _abstract(vm, cmd, obs["reply"])
             base = _copy(engine)
             matched = None
+            answers: list[str] = []
             for _ in range(MAX_MOVES):
                 if _consistent(base, {}, everything):
                     trial = _copy(base)
                     got = trial.execute(cmd, vm)
+                    if len(answers) < 3 and repr(_abstract(vm, cmd, got or {})) not in answers:
+                        answers.append(repr(_abstract(vm, cmd, got or {})))
                     if got is not None and _abstract(vm, cmd, got) == want \
                             and _consistent(trial, seen, everything):
                         matched = trial
@@ -154,7 +157,7 @@ def check_trace(trace: Sequence[Observation], env: Environment,
                 if not _move(base):
                     break
             if matched is None:
-                return TraceVerdict(False, i, obs, [repr(want)],
+                return TraceVerdict(False, i, obs, answers or ["no consistent schedule"],
                                     seconds=time.perf_counter() - began)
             engine = matched
         elif "event" in obs:
