@@ -163,3 +163,32 @@ def test_sigint_leaves_no_qemu_and_no_folder(tmp_path: Path) -> None:
     assert code == 130
     assert _left(pids) == []
     assert list(folder.iterdir()) == []
+
+
+def test_qemu_behind_the_single_process_target_protocol(private_tmp: Path) -> None:
+    """The state machines' Target protocol over a launched QEMU: replies keep
+    the command's id, events arrive, an -incoming defer destination answers,
+    and close ends every process."""
+    _need_qemu()
+    from migspec.properties.conform.realtarget import qemu_seed
+    from migspec.properties.targets import Target, Unsupported
+
+    target = qemu_seed()
+    try:
+        assert isinstance(target, Target)
+        assert (target.supports_env, target.supports_time, target.supports_incoming) == (
+            False, False, True)
+        assert target.execute({"execute": "query-migrate", "id": 7}) == {"return": {}, "id": 7}
+        assert target.execute({"execute": "stop"}) == {"return": {}}
+        assert target.events() == [{"event": "STOP"}]
+        with pytest.raises(Unsupported):
+            target.advance(10)
+        target.reset(incoming="defer")
+        assert target.alive()
+        reply = target.execute({"execute": "migrate", "arguments": {"uri": "exec:true"}})
+        assert reply == {"error": {"class": "GenericError",
+                                   "desc": "Guest is waiting for an incoming migration"}}
+    finally:
+        target.close()
+    assert _left(Path(os.environ["MIGSPEC_CONFORM_PIDFILE"])) == []
+    assert list(private_tmp.iterdir()) == []
