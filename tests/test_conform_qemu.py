@@ -170,10 +170,11 @@ def test_qemu_behind_the_single_process_target_protocol(private_tmp: Path) -> No
     the command's id, events arrive, an -incoming defer destination answers,
     and close ends every process."""
     _need_qemu()
-    from migspec.properties.conform.realtarget import qemu_seed
+    from migspec.properties.conform.realtarget import RealTarget, qemu_seed
     from migspec.properties.targets import Target, Unsupported
 
     target = qemu_seed()
+    assert isinstance(target, RealTarget)
     try:
         assert isinstance(target, Target)
         assert (target.supports_env, target.supports_time, target.supports_incoming) == (
