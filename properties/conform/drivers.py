@@ -418,7 +418,21 @@ class RealSession:
             start = next((i for i, o in enumerate(self.trace)
                           if o["vm"] == DESTINATION and "start" in o), 0)
             await self._settle_vm(DESTINATION, start, deadline)
+            await self._exit_after_failure(start, deadline)
         await asyncio.sleep(0.002)  # the last events of a finishing thread
+
+    async def _exit_after_failure(self, mark: int, deadline: float) -> None:
+        """A destination whose load failed exits (exit(1)): wait for it, so
+        the exit is part of the trace rather than a matter of timing."""
+        state = self.vms[DESTINATION]
+        failed = any(o["vm"] == DESTINATION and o.get("event") == "MIGRATION"
+                     and o.get("data", {}).get("status") == "failed" for o in self.trace[mark:])
+        if failed and state.proc is not None and state.proc.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.proc.wait(), max(0.01, deadline - time.monotonic()))
+            if state.watcher is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(state.watcher), 0.5)
 
     async def advance(self, ms: int) -> None:
         """Real time passes."""
