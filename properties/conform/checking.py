@@ -42,14 +42,25 @@ def check_trace(trace: Sequence[Observation], env: Any, profile: str | Profile) 
     return _TC.check_trace(trace, env, profile)
 
 
-def outcome(trace: Sequence[Observation]) -> tuple[str, ...]:
-    """``tracecheck.outcome``: a trace's abstract outcome."""
-    result: tuple[str, ...] = tuple(_TC.outcome(trace))
+def outcome(trace: Sequence[Observation], profile: str | Profile) -> tuple[str, ...]:
+    """``tracecheck.outcome``: a trace's abstract outcome, read as under
+    ``profile`` (what it declares beyond the seed set aside)."""
+    result: tuple[str, ...] = tuple(_TC.outcome(trace, profile))
     return result
 
 
-def admitted_outcomes(sends: Sequence[Observation], env: Any,
-                      profile: str | Profile) -> set[tuple[str, ...]]:
-    """``tracecheck.admitted_outcomes``: every outcome the spec admits."""
-    result: set[tuple[str, ...]] = set(_TC.admitted_outcomes(sends, env, profile))
-    return result
+def admitted_outcomes(sends: Sequence[Observation], env: Any, profile: str | Profile,
+                      wait_replies: bool = True) -> tuple[set[tuple[str, ...]], bool]:
+    """``tracecheck.admitted_outcomes``: every outcome the spec admits for
+    these inputs (``wait_replies``: the driver waited for each reply before
+    its next input), and whether the set is complete (the search bound was
+    not reached)."""
+    found = _TC.admitted_outcomes(sends, env, profile, wait_replies=wait_replies)
+    result: set[tuple[str, ...]] = set(found)
+    return result, bool(getattr(found, "complete", True))
+
+
+def unsupported(verdict: Any) -> list[str]:
+    """What the validator could not follow because it is beyond the
+    profile's model (a report's UNSUPPORTED, not a FAIL)."""
+    return list(getattr(verdict, "unsupported", []) or [])

@@ -168,9 +168,11 @@ class ReferenceSession:
         self.engine.submit(cmd, vm)
 
     async def settle(self, max_ms: int) -> None:
-        """Run every actor to quiescence."""
-        self.engine.settle(max_ms)
+        """Run every actor to quiescence (a ``settle`` observation when it got there)."""
+        quiet = self.engine.settle(max_ms)
         self._drain()
+        if quiet:
+            self.trace.append({"vm": SOURCE, "settle": True})
 
     async def advance(self, ms: int) -> None:
         """Virtual time passes."""

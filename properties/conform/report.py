@@ -67,6 +67,8 @@ def print_report(report: Report, console: Console) -> None:
             ok = res.admitted is None or outcome in res.admitted
             mark = "" if ok else " [red]NOT ADMITTED[/]"
             console.print(f"  {n:5d}  {_outcome_text(outcome)}{mark}")
+        if not res.admitted_complete:
+            console.print("  [yellow]the admitted set is partial (validator search bound)[/]")
         never = sorted(res.admitted - set(res.outcomes)) if res.admitted else []
         for outcome in never:
             console.print(f"  [dim]never observed (admitted): {_outcome_text(outcome)}[/]")
@@ -113,6 +115,7 @@ def as_json(report: Report) -> dict[str, Any]:
                 **({"outcomes": [{"outcome": list(o), "count": n,
                                   "admitted": res.admitted is None or o in res.admitted}
                                  for o, n in res.outcomes.most_common()],
+                    "admitted_complete": res.admitted_complete,
                     "admitted_never_observed": sorted(
                         list(o) for o in (res.admitted or set()) - set(res.outcomes))}
                    if res.scenario.racy else {}),

@@ -146,6 +146,8 @@ class ScenarioResult:
     detail: str = ""
     outcomes: Counter[tuple[str, ...]] = field(default_factory=Counter)
     admitted: set[tuple[str, ...]] | None = None
+    #: False when the validator's search bound cut the admitted set short.
+    admitted_complete: bool = True
     expected: str | None = None
 
     @property
@@ -234,9 +236,12 @@ class Runner:
     def environment(self, scenario: Scenario, setup: Script) -> Any:
         """The validator's Environment for a scenario."""
         env_events = scenario.env_events + tuple(
-            line for line in scenario.script if line.get("migspec") == "env"
-            and line not in setup)
-        return checking.environment(setup, scenario.connect, env_events)
+            {k: v for k, v in line.items() if k != "migspec"}
+            for line in scenario.script if line.get("migspec") == "env" and line not in setup)
+        # A set-up that fixes the connect knob keeps it (an empty tuple
+        # leaves the knob alone).
+        fixed = any(line.get("migspec") == "env" and "connect" in line for line in setup)
+        return checking.environment(setup, () if fixed else scenario.connect, env_events)
 
     def _check(self, trace: Trace, env: Any, profile: Profile | None = None) -> Any:
         prof = profile or self.profile
@@ -251,6 +256,11 @@ class Runner:
         if run.verdict not in (PASS, UNRESOLVED) or not run.trace:
             return
         verdict = self._check(run.trace, env)
+        beyond = checking.unsupported(verdict)
+        if not verdict.ok and beyond:
+            run.verdict = UNSUPPORTED
+            run.detail = f"beyond the profile's model: {'; '.join(beyond)}"[:500]
+            return
         if not verdict.ok:
             where = verdict.index if verdict.index is not None else len(run.trace)
             if run.verdict == PASS or _before_exit(run.trace, where):
@@ -259,7 +269,7 @@ class Runner:
                               f"admitted; the spec admits there: "
                               f"{'; '.join(map(str, verdict.expected))[:500]}")
         if run.verdict in (PASS, FAIL):
-            run.outcome = checking.outcome(run.trace)
+            run.outcome = checking.outcome(run.trace, self.profile)
 
     async def run_scenario(self, scenario: Scenario, reps: int,
                            on_run: Callable[[], None] | None = None) -> ScenarioResult:
@@ -288,8 +298,10 @@ class Runner:
             result.outcomes = Counter(r.outcome for r in runs if r.outcome is not None)
             driven = next((r for r in runs if r.trace), None)
             if driven is not None:
-                sends = [o for o in driven.trace if "send" in o or "start" in o]
-                result.admitted = checking.admitted_outcomes(sends, env, self.profile)
+                sends = [o for o in driven.trace if "send" in o or "start" in o or "settle" in o]
+                pipelined = any(line.get("migspec") == "submit" for line in scenario.script)
+                result.admitted, result.admitted_complete = checking.admitted_outcomes(
+                    sends, env, self.profile, wait_replies=not pipelined)
                 outside = [o for o in result.outcomes if o not in result.admitted]
                 for run in runs:
                     if run.outcome in outside and run.verdict == PASS:

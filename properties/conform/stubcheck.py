@@ -133,6 +133,8 @@ def check_trace(trace: Sequence[Observation], env: Environment,
     pending: dict[str, list[tuple[dict[str, Any], dict[str, list[Any]]]]] = {}
     for i, obs in enumerate(trace):
         vm = obs["vm"]
+        if "settle" in obs:
+            continue
         if "start" in obs:
             _start(engine, vm, obs["start"])
         elif "send" in obs:
@@ -172,7 +174,8 @@ def check_trace(trace: Sequence[Observation], env: Environment,
     return TraceVerdict(True, None, None, seconds=time.perf_counter() - began)
 
 
-def outcome(trace: Sequence[Observation]) -> tuple[str, ...]:
+def outcome(trace: Sequence[Observation], profile: str | Profile | None = None
+            ) -> tuple[str, ...]:
     """The MIGRATION statuses each VM announced and which VMs exited."""
     out: list[str] = []
     for obs in trace:
@@ -184,7 +187,8 @@ def outcome(trace: Sequence[Observation]) -> tuple[str, ...]:
 
 
 def admitted_outcomes(sends: Sequence[Observation], env: Environment,
-                      profile: str | Profile) -> set[tuple[str, ...]]:
+                      profile: str | Profile, wait_replies: bool = True
+                      ) -> set[tuple[str, ...]]:
     """Outcomes of the default schedule with each command delayed by 0, 1, 2,
     4, ... moves (one command at a time)."""
     found = {_outcome_with(sends, env, profile, None, 0)}
