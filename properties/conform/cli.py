@@ -64,6 +64,13 @@ def _pidfd_watcher() -> None:
         asyncio.set_child_watcher(watcher)
 
 
+def _default_watcher() -> None:
+    """Back to the policy's default once the loop is gone (a pidfd watcher
+    stays attached to its loop)."""
+    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
+        asyncio.set_child_watcher(None)  # type: ignore[arg-type]
+
+
 def _fail(message: str) -> int:
     print(f"migspec conform: {message}", file=sys.stderr)
     return 2
@@ -112,6 +119,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         results = asyncio.run(_run(runner, chosen, reps, stderr, args.quiet))
     finally:
+        _default_watcher()
         registry.end_all_now()
     report = make_report(runner, results, time.perf_counter() - began)
     print_report(report, Console(stderr=True) if args.json == "-" else Console())
