@@ -273,12 +273,13 @@ def _deviation_probes() -> tuple[Scenario, ...]:
         return ()
     out: list[Scenario] = []
     for dev in getattr(module, "DEVIATIONS", ()):
-        script = getattr(dev, "probe", None) or getattr(dev, "script", None)
+        observed = getattr(dev, "observed", None)
+        script = getattr(observed, "script", None) or getattr(dev, "probe", None)
         requirement = getattr(dev, "requirement", None)
         if not script or not isinstance(requirement, str):
             continue
-        out.append(Scenario(f"deviation:{dev.id}", (requirement,), tuple(script),
-                            notes=f"probe of deviation {dev.id}"))
+        out.append(Scenario(f"deviation:{dev.id}", (requirement,),
+                            _private_uris(tuple(script)), notes=f"probe of deviation {dev.id}"))
     return tuple(out)
 
 
