@@ -253,6 +253,7 @@ class RealSession:
     def __init__(self, registry: Registry, timeout: float, folder: str) -> None:
         self.registry = registry
         self.folder = folder
+        self._port: str | None = None
         self.timeout = timeout
         self.trace: Trace = []
         self.vms: dict[str, _VM] = {}
@@ -441,13 +442,14 @@ class RealSession:
         await asyncio.sleep(ms / 1000)
 
     def placeholders(self) -> dict[str, str]:
-        """A private folder for the run, and a free loopback port."""
+        """A private folder for the run, and a free loopback port (chosen once)."""
         import socket
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        return {"dir": self.folder, "port": str(port)}
+        if self._port is None:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self._port = str(s.getsockname()[1])
+        return {"dir": self.folder, "port": self._port}
 
     def configure(self, directive: dict[str, Any]) -> None:
         """A real process's environment does not change on request."""

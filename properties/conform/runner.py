@@ -230,8 +230,9 @@ class Runner:
             verdict, detail = UNRESOLVED, f"the run took more than {RUN_TIMEOUT:g}s"
         finally:
             await session.close()
-        return Run(verdict, script, list(session.trace), time.perf_counter() - began, detail,
-                   setup=p.setup)
+        values = session.placeholders()
+        return Run(verdict, _canonical(script, values), _canonical(session.trace, values),
+                   time.perf_counter() - began, detail, setup=p.setup)
 
     def environment(self, scenario: Scenario, setup: Script) -> Any:
         """The validator's Environment for a scenario."""
@@ -347,6 +348,26 @@ class Runner:
                 findings.append(DefectFinding(
                     d.id, "not reproduced", f"in {total} admitted runs"))
         return findings
+
+
+#: What a run's private folder and port read as in recorded traces, so that
+#: equal runs give equal traces (validation is cached per trace) and a
+#: replayed script does not name a folder that is gone.
+CANONICAL = {"dir": "/run/migspec", "port": "4444"}
+
+
+def _canonical(value: Any, values: dict[str, str]) -> Any:
+    """``value`` with the run's folder and port written as :data:`CANONICAL`."""
+    if isinstance(value, str):
+        for key, real in values.items():
+            if key in CANONICAL and real != CANONICAL[key]:
+                value = value.replace(real, CANONICAL[key])
+        return value
+    if isinstance(value, dict):
+        return {k: _canonical(v, values) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_canonical(v, values) for v in value)
+    return value
 
 
 def _before_exit(trace: Trace, index: int) -> bool:
