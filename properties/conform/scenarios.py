@@ -80,12 +80,14 @@ def incoming(uri: str, paused: bool = False) -> Script:
 
 
 SETTLE: dict[str, Any] = {"migspec": "settle"}
-#: A 1 B/s limit that keeps a migration in progress until it is cancelled: the
-#: seed's command and the parameter that replaced it (6.0 removed the command);
-#: each profile judges the one it lacks as the refusal it gives.
+#: A 1000 B/s limit that keeps a migration in progress until it is cancelled:
+#: the seed's command and the parameter that replaced it (6.0 removed the
+#: command); each profile judges the one it lacks as the refusal it gives.
+#: (Below 10 B/s the per-window limit, bandwidth / XFER_LIMIT_RATIO, is 0,
+#: which both QEMUs read as no limit at all.)
 SLOW: tuple[dict[str, Any], ...] = (
-    {"execute": "migrate_set_speed", "arguments": {"value": 1}},
-    {"execute": "migrate-set-parameters", "arguments": {"max-bandwidth": 1}},
+    {"execute": "migrate_set_speed", "arguments": {"value": 1000}},
+    {"execute": "migrate-set-parameters", "arguments": {"max-bandwidth": 1000}},
 )
 QUERY = qmp("query-migrate")
 CANCEL = qmp("migrate_cancel")
@@ -208,7 +210,7 @@ SCENARIOS: tuple[Scenario, ...] = (
               "MIG-CANCEL-001", "MIG-SAFETY-005", "MIG-QUERY-006", "MIG-SPEED-002"),
              WORLD + (events(),) + SLOW + (migrate(EXEC_URI),
                       migrate(EXEC_URI), caps(xbzrle=True), QUERY, CANCEL, SETTLE, QUERY),
-             notes="a 1 B/s limit keeps the migration in progress until the cancel"),
+             notes="a 1000 B/s limit keeps the migration in progress until the cancel"),
     Scenario("paused-source", ("MIG-VM-002", "MIG-THREAD-010", "MIG-SAFETY-007",
                                "MIG-GLOBAL-001"),
              WORLD + ({"migspec": "vm", "runstate": "paused"}, events(), migrate(EXEC_URI),
@@ -259,7 +261,7 @@ SCENARIOS: tuple[Scenario, ...] = (
                  events("destination"),) + SLOW + (
                  migrate(UNIX_URI), {"migspec": "advance", "ms": 50}, QUERY, CANCEL,
                  SETTLE, QUERY, qmp("query-status")),
-             notes="a 1 B/s limit holds the migration in 'active' until the cancel"),
+             notes="a 1000 B/s limit holds the migration in 'active' until the cancel"),
     _race("race-migrate-cancel", delay=False, paused=False),
     _race("race-migrate-cancel-jitter", delay=True, paused=False),
     _race("race-cancel-destination-paused", delay=False, paused=True),
