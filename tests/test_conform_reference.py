@@ -141,3 +141,24 @@ def test_target_syntax() -> None:
     assert parse_target("reference:fixed").name == "reference:fixed"
     assert parse_target("qmp:/run/q.sock").name == "qmp:/run/q.sock"
     assert parse_target("qmp:127.0.0.1:4444").name == "qmp:127.0.0.1:4444"
+
+
+def test_expected_outcomes(tmp_path: Path) -> None:
+    """An outcome entry excuses exactly the failing runs that ended so; the
+    shipped qemu-7.2 file loads."""
+    from migspec.properties.conform import expect as E
+
+    shipped = Path(E.__file__).parent / "expected" / "qemu-7.2.toml"
+    loaded = load(str(shipped), set(SCENARIO_BY_NAME))
+    assert len(loaded.outcomes) == 1 and loaded.outcomes[0][0] is None
+    path = tmp_path / "e.toml"
+    path.write_text('[[expected]]\noutcome = ["a", "b"]\nscenario = "cancel-idle"\n'
+                    'reason = "known"\n')
+    exp = load(str(path), {"cancel-idle"})
+    assert exp.for_outcome("cancel-idle", ("a", "b")) == "known"
+    assert exp.for_outcome("cancel-idle", ("a",)) is None
+    assert exp.for_outcome("other", ("a", "b")) is None
+    path.write_text('[[expected]]\noutcome = ["a"]\nrequirement = "MIG-QUERY-001"\n'
+                    'reason = "r"\n')
+    with pytest.raises(ExpectError, match="goes with a scenario"):
+        load(str(path), {"cancel-idle"})

@@ -312,6 +312,11 @@ class Runner:
         first = next((r for r in runs if r.verdict == result.verdict and r.detail), None)
         result.detail = first.detail if first else ""
         result.expected = self.expect.for_scenario(scenario.name)
+        failing = [r for r in runs if r.verdict == FAIL]
+        if result.expected is None and failing:
+            reasons = {self.expect.for_outcome(scenario.name, r.outcome) for r in failing}
+            if None not in reasons:
+                result.expected = "; ".join(sorted(str(x) for x in reasons))
         return result
 
     def defects(self, results: Sequence[ScenarioResult]) -> list[DefectFinding]:
