@@ -192,3 +192,44 @@ def test_qemu_behind_the_single_process_target_protocol(private_tmp: Path) -> No
         target.close()
     assert _left(Path(os.environ["MIGSPEC_CONFORM_PIDFILE"])) == []
     assert list(private_tmp.iterdir()) == []
+
+
+def test_a_qmp_endpoint_that_stops_answering_is_unresolved(tmp_path: Path) -> None:
+    """qmp:PATH that greets, negotiates and then never replies: the first
+    command times out, UNRESOLVED naming it, in bounded time."""
+    import threading
+
+    path = str(tmp_path / "stuck.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(8)
+    conns: list[socket.socket] = []
+
+    def serve() -> None:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        conns.append(conn)
+        conn.sendall(b'{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7},'
+                     b' "package": ""}, "capabilities": []}}\r\n')
+        # qemu.qmp writes each message as one JSON object without a newline
+        ident = json.loads(conn.recv(65536)).get("id")  # qmp_capabilities
+        conn.sendall(json.dumps({"return": {}, "id": ident}).encode() + b"\r\n")
+        conn.recv(65536)  # the scenario's first command: never answered
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        began = time.monotonic()
+        _, doc = _run(tmp_path, "--target", f"qmp:{path}", "--timeout", "1",
+                      "--scenario", "cancel-idle")
+        assert time.monotonic() - began < 20
+    finally:
+        server.close()
+        for conn in conns:
+            conn.close()
+        thread.join(5)
+    res = doc["scenarios"][0]
+    assert res["verdict"] == "UNRESOLVED"
+    assert "no reply to migrate_cancel within 1s" in res["detail"]
