@@ -135,8 +135,10 @@ def test_a_qmp_endpoint_that_never_answers_is_unresolved(tmp_path: Path) -> None
     assert "within 1s" in res["detail"]
 
 
-def test_sigint_leaves_no_qemu_and_no_folder(tmp_path: Path) -> None:
-    """Ctrl-C during a run: exit 130, every QEMU it started ended, no folder left."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_leaves_no_qemu_and_no_folder(tmp_path: Path, signum: int) -> None:
+    """Ctrl-C (or SIGTERM) during a run: exit 130, every QEMU it started
+    ended, no folder left."""
     _need_qemu()
     folder = tmp_path / "tmp"
     folder.mkdir()
@@ -153,7 +155,7 @@ def test_sigint_leaves_no_qemu_and_no_folder(tmp_path: Path) -> None:
                 break
             time.sleep(0.02)
         assert pids.exists(), "the harness started no QEMU"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         code = proc.wait(timeout=30)
     finally:
         if proc.poll() is None:

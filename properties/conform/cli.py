@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -71,6 +72,12 @@ def _default_watcher() -> None:
         asyncio.set_child_watcher(None)  # type: ignore[arg-type]
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    """SIGTERM ends a run as Ctrl-C does: every process ended, every folder
+    removed."""
+    raise KeyboardInterrupt
+
+
 def _fail(message: str) -> int:
     print(f"migspec conform: {message}", file=sys.stderr)
     return 2
@@ -116,9 +123,11 @@ def main(args: argparse.Namespace) -> int:
     runner = Runner(target, profile, registry, args.jobs, args.seed, expectations)
     stderr = Console(stderr=True)
     began = time.perf_counter()
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         results = asyncio.run(_run(runner, chosen, reps, stderr, args.quiet))
     finally:
+        signal.signal(signal.SIGTERM, previous)
         _default_watcher()
         registry.end_all_now()
     report = make_report(runner, results, time.perf_counter() - began)
