@@ -34,6 +34,12 @@ HIDDEN = ("step", "tick", "feed", "trace")
 
 
 # -- turning a script into session calls -----------------------------------------------
+#: ``env`` knobs that describe how a real transport behaves rather than set
+#: anything: on a real target a line of only these is not performed but
+#: handed to the validator as an environment event (it may or may not hold).
+DESCRIPTIVE = frozenset({"connect", "connect_delay_ms", "connect_error"})
+
+
 @dataclass(frozen=True)
 class Plan:
     """A script split into the world it starts from and what is driven."""
@@ -41,13 +47,24 @@ class Plan:
     setup: Script
     paused: bool
     body: Script
+    #: Descriptive ``env`` lines a real target does not perform.
+    described: Script = ()
+
+
+def _descriptive(line: dict[str, Any]) -> bool:
+    keys = set(line) - {"migspec"}
+    return line.get("migspec") == "env" and bool(keys) and keys <= DESCRIPTIVE
 
 
 def plan(script: Script, target: TargetSpec) -> Plan:
     """Leading ``env``/``vm`` lines become the world; Unsupported names what
     ``target`` cannot express."""
     setup: list[dict[str, Any]] = []
+    described: list[dict[str, Any]] = []
     paused = False
+    if target.real:
+        described = [line for line in script if _descriptive(line)]
+        script = tuple(line for line in script if not _descriptive(line))
     i = 0
     while i < len(script) and script[i].get("migspec") in ("env", "vm"):
         line = script[i]
@@ -77,7 +94,7 @@ def plan(script: Script, target: TargetSpec) -> Plan:
             raise Unsupported(f"the {name} directive has no QMP-level counterpart")
         if name == "env" and target.real:
             raise Unsupported("env knobs cannot change during a run on a real target")
-    return Plan(tuple(setup), paused, tuple(script[i:]))
+    return Plan(tuple(setup), paused, tuple(script[i:]), tuple(described))
 
 
 async def drive(session: Session, body: Script, paused: bool) -> None:
@@ -234,15 +251,22 @@ class Runner:
         return Run(verdict, _canonical(script, values), _canonical(session.trace, values),
                    time.perf_counter() - began, detail, setup=p.setup)
 
-    def environment(self, scenario: Scenario, setup: Script) -> Any:
-        """The validator's Environment for a scenario."""
+    def environment(self, scenario: Scenario) -> Any:
+        """The validator's Environment for a scenario on this target: the
+        set-up world; every later ``env`` line (and, on a real target, every
+        descriptive one) as an event that may happen at any time; the
+        scenario's connect outcomes unless some line sets the knob."""
+        try:
+            p = plan(scenario.script, self.target)
+        except Unsupported:
+            return checking.environment((), scenario.connect, scenario.env_events)
+        later = [line for line in p.body if line.get("migspec") == "env"] + list(p.described)
         env_events = scenario.env_events + tuple(
-            {k: v for k, v in line.items() if k != "migspec"}
-            for line in scenario.script if line.get("migspec") == "env" and line not in setup)
-        # A set-up that fixes the connect knob keeps it (an empty tuple
-        # leaves the knob alone).
-        fixed = any(line.get("migspec") == "env" and "connect" in line for line in setup)
-        return checking.environment(setup, () if fixed else scenario.connect, env_events)
+            {k: v for k, v in line.items() if k != "migspec"} for line in later)
+        sets_connect = any("connect" in line for line in list(p.setup) + later
+                           if line.get("migspec") == "env")
+        return checking.environment(p.setup, () if sets_connect else scenario.connect,
+                                    env_events)
 
     def _check(self, trace: Trace, env: Any, profile: Profile | None = None) -> Any:
         prof = profile or self.profile
@@ -288,9 +312,7 @@ class Runner:
 
         n = reps if (scenario.racy and self.target.real) else 1
         runs = list(await asyncio.gather(*(one(i) for i in range(n))))
-        setup = plan(scenario.script, self.target).setup if runs[0].verdict != UNSUPPORTED \
-            else ()
-        env = self.environment(scenario, setup)
+        env = self.environment(scenario)
         for run in runs:
             self.judge(scenario, run, env)
         result = ScenarioResult(scenario, _worst(r.verdict for r in runs), runs,
@@ -326,9 +348,7 @@ class Runner:
         admitted: list[tuple[ScenarioResult, Run, Any]] = []
         seen: set[str] = set()
         for res in results:
-            setup = plan(res.scenario.script, self.target).setup \
-                if res.verdict != UNSUPPORTED else ()
-            env = self.environment(res.scenario, setup)
+            env = self.environment(res.scenario)
             for run in res.runs:
                 key = json.dumps(run.trace, sort_keys=True)
                 if run.verdict == PASS and key not in seen:
