@@ -150,7 +150,7 @@ def test_expected_outcomes(tmp_path: Path) -> None:
 
     shipped = Path(E.__file__).parent / "expected" / "qemu-7.2.toml"
     loaded = load(str(shipped), set(SCENARIO_BY_NAME))
-    assert len(loaded.outcomes) == 2 and {o[0] for o in loaded.outcomes} == {None}
+    assert len(loaded.outcomes) == 3 and {o[0] for o in loaded.outcomes} == {None}
     path = tmp_path / "e.toml"
     path.write_text('[[expected]]\noutcome = ["a", "b"]\nscenario = "cancel-idle"\n'
                     'reason = "known"\n')
