@@ -9,6 +9,7 @@ with ``--reps`` repetitions of each racy scenario (goal: under 60 s on the
 itself costs.
 
 Run: python benchmarks/bench_conform.py [--json] [--reps N] [--jobs N] [--accel tcg|kvm]
+     [--profile P]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from migspec.properties.conform.drivers import QemuSpec, halt_firmware
-from migspec.properties.conform.processes import Registry
+from migspec.properties.conform.processes import Registry, default_watcher, pidfd_watcher
 from migspec.properties.conform.runner import Runner, ScenarioResult, make_report, run_all
 from migspec.properties.conform.scenarios import ALL_SCENARIOS
 from migspec.reference.profiles import get_profile
@@ -71,9 +72,15 @@ async def _bare(spec: QemuSpec, registry: Registry, count: int, jobs: int) -> fl
                     if os.path.exists(with_path):
                         os.unlink(with_path)
 
+    pidfd_watcher()
     began = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(count)))
     return time.perf_counter() - began
+
+
+async def _harness(runner: Runner, reps: int) -> list[ScenarioResult]:
+    pidfd_watcher()
+    return await run_all(runner, list(ALL_SCENARIOS), reps)
 
 
 def main() -> int:
@@ -82,6 +89,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--accel", choices=("tcg", "kvm"), default="tcg")
+    parser.add_argument("--profile", default="seed", help="the profile the runs are judged by")
     args = parser.parse_args()
     binary = shutil.which("qemu-system-x86_64")
     if binary is None:
@@ -89,16 +97,17 @@ def main() -> int:
         return 2
     spec = QemuSpec(binary, args.accel)
     registry = Registry()
-    runner = Runner(spec, get_profile("seed"), registry, args.jobs)
+    runner = Runner(spec, get_profile(args.profile), registry, args.jobs)
     try:
         began = time.perf_counter()
-        results = asyncio.run(run_all(runner, list(ALL_SCENARIOS), args.reps))
+        results = asyncio.run(_harness(runner, args.reps))
         harness = time.perf_counter() - began
         make_report(runner, results, harness)
         judged = time.perf_counter() - began
         vms = _vms(results)
         bare = asyncio.run(_bare(spec, registry, vms, args.jobs))
     finally:
+        default_watcher()
         registry.end_all_now()
     load = os.getloadavg()[0]
     rows: list[dict[str, Any]] = [

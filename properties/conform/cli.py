@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -17,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from migspec.properties.conform import expect as E
 from migspec.properties.conform.drivers import DEFAULT_TIMEOUT, kvm_usable, parse_target
-from migspec.properties.conform.processes import Registry
+from migspec.properties.conform.processes import Registry, default_watcher, pidfd_watcher
 from migspec.properties.conform.report import as_json, as_junit, print_report
 from migspec.properties.conform.runner import Runner, ScenarioResult, make_report, run_all
 from migspec.properties.conform.scenarios import ALL_SCENARIOS, SCENARIO_BY_NAME, Scenario
@@ -54,22 +53,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--list", action="store_true", help="list the scenarios and stop")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=main)
-
-
-def _pidfd_watcher() -> None:
-    """Python 3.11 waits for each child in a thread of its own; a pidfd in
-    the event loop is cheaper (3.12 does this by default)."""
-    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
-        watcher = asyncio.PidfdChildWatcher()
-        watcher.attach_loop(asyncio.get_running_loop())
-        asyncio.set_child_watcher(watcher)
-
-
-def _default_watcher() -> None:
-    """Back to the policy's default once the loop is gone (a pidfd watcher
-    stays attached to its loop)."""
-    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
-        asyncio.set_child_watcher(None)  # type: ignore[arg-type]
 
 
 def _terminated(signum: int, frame: Any) -> None:
@@ -128,7 +111,7 @@ def main(args: argparse.Namespace) -> int:
         results = asyncio.run(_run(runner, chosen, reps, stderr, args.quiet))
     finally:
         signal.signal(signal.SIGTERM, previous)
-        _default_watcher()
+        default_watcher()
         registry.end_all_now()
     report = make_report(runner, results, time.perf_counter() - began)
     print_report(report, Console(stderr=True) if args.json == "-" else Console())
@@ -149,7 +132,7 @@ def main(args: argparse.Namespace) -> int:
 
 async def _run(runner: Runner, chosen: list[Scenario], reps: int, console: Console,
                quiet: bool) -> list[ScenarioResult]:
-    _pidfd_watcher()
+    pidfd_watcher()
     real = runner.target.real
     with contextlib.ExitStack() as stack:
         progress = None

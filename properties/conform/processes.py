@@ -16,6 +16,7 @@ import contextlib
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from pathlib import Path
 
@@ -99,3 +100,20 @@ def exit_description(returncode: int | None, stderr_path: str, tail: int = 400) 
     else:
         how = f"exit status {returncode}"
     return f"{how}: {text}" if text else how
+
+
+def pidfd_watcher() -> None:
+    """Call inside the running loop: Python 3.11 waits for each child in a
+    thread of its own; a pidfd in the event loop is cheaper (3.12 does this
+    by default)."""
+    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.set_child_watcher(watcher)
+
+
+def default_watcher() -> None:
+    """Back to the policy's default once the loop is gone (a pidfd watcher
+    stays attached to its loop)."""
+    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
+        asyncio.set_child_watcher(None)  # type: ignore[arg-type]
