@@ -64,3 +64,14 @@ def unsupported(verdict: Any) -> list[str]:
     """What the validator could not follow because it is beyond the
     profile's model (a report's UNSUPPORTED, not a FAIL)."""
     return list(getattr(verdict, "unsupported", []) or [])
+
+
+def beyond(verdict: Any) -> list[str]:
+    """What the trace showed beyond the seed's surface, as the profile
+    declares it, set aside by the validator (reported UNSUPPORTED)."""
+    return list(getattr(verdict, "beyond", []) or [])
+
+
+def bounded(verdict: Any) -> bool:
+    """The validator stopped at its search bound (the verdict is undecided)."""
+    return bool(getattr(verdict, "bounded", False))

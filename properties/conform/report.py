@@ -72,6 +72,10 @@ def print_report(report: Report, console: Console) -> None:
         never = sorted(res.admitted - set(res.outcomes)) if res.admitted else []
         for outcome in never:
             console.print(f"  [dim]never observed (admitted): {_outcome_text(outcome)}[/]")
+    beyond = sorted({b for res in report.scenarios for b in res.beyond})
+    if beyond:
+        console.print("[cyan]UNSUPPORTED[/] (shown beyond the seed's surface, set aside): "
+                      + "; ".join(beyond))
     dtable = Table(title="seed defects on this target")
     for col in ("defect", "status", "detail"):
         dtable.add_column(col, overflow="fold")
@@ -112,6 +116,7 @@ def as_json(report: Report) -> dict[str, Any]:
                 "runs": dict(res.counts),
                 "seconds": round(res.seconds, 3),
                 "detail": res.detail,
+                "beyond_seed_unsupported": res.beyond,
                 **({"outcomes": [{"outcome": list(o), "count": n,
                                   "admitted": res.admitted is None or o in res.admitted}
                                  for o, n in res.outcomes.most_common()],

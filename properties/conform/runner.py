@@ -150,6 +150,8 @@ class Run:
     outcome: tuple[str, ...] | None = None
     #: The world the run started from (the leading env/vm lines).
     setup: Script = ()
+    #: What the trace showed beyond the seed's surface (set aside, UNSUPPORTED).
+    beyond: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -166,6 +168,11 @@ class ScenarioResult:
     #: False when the validator's search bound cut the admitted set short.
     admitted_complete: bool = True
     expected: str | None = None
+
+    @property
+    def beyond(self) -> list[str]:
+        """Everything its runs showed beyond the seed's surface."""
+        return sorted({b for r in self.runs for b in r.beyond})
 
     @property
     def counts(self) -> Counter[str]:
@@ -281,10 +288,15 @@ class Runner:
         if run.verdict not in (PASS, UNRESOLVED) or not run.trace:
             return
         verdict = self._check(run.trace, env)
-        beyond = checking.unsupported(verdict)
-        if not verdict.ok and beyond:
+        run.beyond = checking.beyond(verdict)
+        unmodelled = checking.unsupported(verdict)
+        if not verdict.ok and unmodelled:
             run.verdict = UNSUPPORTED
-            run.detail = f"beyond the profile's model: {'; '.join(beyond)}"[:500]
+            run.detail = f"beyond the profile's model: {'; '.join(unmodelled)}"[:500]
+            return
+        if not verdict.ok and checking.bounded(verdict):
+            run.verdict = UNRESOLVED
+            run.detail = "the validator reached its search bound before deciding"
             return
         if not verdict.ok:
             where = verdict.index if verdict.index is not None else len(run.trace)
