@@ -384,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     from migspec.properties.tracecheck import add_cli as add_check_trace
 
     add_check_trace(sub)
+    from migspec.properties.conform import cli as conform_cli
+
+    conform_cli.add_parser(sub)
     return parser
 
 
