@@ -76,12 +76,16 @@ def _capabilities(value: Any) -> list[tuple[Capability, bool]]:
     return caps
 
 
-class _InputObjectError(QmpError):
+class InputObjectError(QmpError):
     """Refused before the monitor read the command's ``id``."""
 
 
-def check(cmd: Any) -> tuple[CommandDecl, dict[str, Any]]:
-    """Validate a command object; the command and its converted arguments."""
+_InputObjectError = InputObjectError
+
+
+def check_input_object(cmd: Any) -> str:
+    """``qmp_check_input_obj`` (monitor.c): the command name, or
+    :class:`InputObjectError` (whose reply carries no ``id``)."""
     if not isinstance(cmd, dict):
         raise _InputObjectError("bad_input_object", "object")
     for key, value in cmd.items():
@@ -96,6 +100,12 @@ def check(cmd: Any) -> tuple[CommandDecl, dict[str, Any]]:
     if "execute" not in cmd:
         raise _InputObjectError("bad_input_object", "execute")
     name: str = cmd["execute"]
+    return name
+
+
+def check(cmd: Any) -> tuple[CommandDecl, dict[str, Any]]:
+    """Validate a command object; the command and its converted arguments."""
+    name = check_input_object(cmd)
     decl = COMMAND_BY_NAME.get(name)
     if decl is None:
         raise QmpError("command_not_found", name)
