@@ -88,8 +88,11 @@ class Framer:
         while i < n:
             state = self._state
             if state == _STRING:
-                m = _STOP[self._quote].search(data, i)
-                end = n if m is None else m.start()
+                # Copy at most up to one byte past the bound, so the bound is met
+                # at the same byte however the stream is cut into chunks.
+                room = i + self.max_message + 1 - len(buf)
+                m = _STOP[self._quote].search(data, i, room)
+                end = min(n, room) if m is None else m.start()
                 buf += data[i:end]
                 i = end
                 if m is not None:
@@ -128,11 +131,12 @@ class Framer:
                 if not self._hex_left:
                     self._state = _STRING
             elif state == _SCALAR_RUN:
-                m = _SCALAR.match(data, i)
+                room = i + self.max_message + 1 - len(buf)
+                m = _SCALAR.match(data, i, room)
                 assert m is not None
                 buf += data[i:m.end()]
                 i = m.end()
-                if i < n:  # the run ended before the chunk did
+                if i < min(n, room):  # the run ended before the chunk did
                     self._state = _START
                     self._token_done(out)
             else:

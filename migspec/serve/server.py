@@ -401,8 +401,15 @@ class Host:
             reply({"error": {"class": mon.error_class, "desc": mode_error}})
             return
         if is_cap:
+            args = cmd.get("arguments", {})
             try:
-                check(cmd)
+                if mon.capabilities and set(args) <= {"enable"}:
+                    # A version that offers capabilities takes them in 'enable'.
+                    enable = args.get("enable", [])
+                    if not isinstance(enable, list) or not set(enable) <= set(mon.capabilities):
+                        raise QmpError("invalid_parameter_type", "enable", "list")
+                else:
+                    check(cmd)
             except QmpError as err:
                 reply({"error": {"class": err.error_class, "desc": err.desc}})
                 return
