@@ -57,7 +57,7 @@ CONTROL_COMMANDS: tuple[ControlDecl, ...] = (
         "MIG-QMP-006",
     ),
     ControlDecl(
-        "x-migspec-step", "step", "vm?, actor?, task?, until?", "the move that ran, or `{}`",
+        "x-migspec-step", "step", "vm?, actor?, task?, until?", "`{}`",
         "runs one step of an actor, as the `step` directive; with `until` (a thread program "
         "counter: `begin`, `setup_cas`, `emit`, `loop_check`, `iterate`, `complete`, "
         "`after_complete`, `errcheck`, `final`) it runs the VM's migration thread until that "
