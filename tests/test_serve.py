@@ -345,3 +345,45 @@ def test_qmp_shell_drives_a_migration_and_a_cancel(folder: str) -> None:
         {"error": {"class": "CommandNotFound",
                    "desc": "The command bogus-command has not been found"}},
     ]
+
+
+# -- socat: raw bytes -----------------------------------------------------------------
+SOCAT_SCRIPT: list[dict[str, Any]] = [
+    EVENTS_ON,
+    {"execute": "migrate", "arguments": {"uri": "exec:cat > /dev/null"}, "id": "m"},
+    {"execute": "query-migrate", "id": 1},
+    {"execute": "migrate", "arguments": {"uri": "exec:cat > /dev/null"}, "id": 2},
+    {"execute": "migrate_cancel"},
+    {"execute": "query-migrate-parameters", "id": {"nested": [1, 2]}},
+    {"execute": "migrate_set_speed", "arguments": {"value": -1}},
+    {"execute": "query-status"},
+]
+
+
+def test_socat_raw_bytes_match_migspec_run(folder: str) -> None:
+    """socat sends the script's commands as bytes; with --manual-time what
+    comes back is what `migspec run` prints for the same script (after the
+    greeting and the negotiation reply; timestamps aside), each line ending
+    with CR LF."""
+    socat = shutil.which("socat")
+    if socat is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("socat is missing on CI")
+        pytest.skip("socat is not installed")
+    data = "".join(json.dumps(o) + "\n" for o in [{"execute": "qmp_capabilities"},
+                                                    *SOCAT_SCRIPT])
+    with served("--socket", f"{folder}/q.sock", "--manual-time") as srv:
+        proc = subprocess.run([socat, "-t", "10", "-", f"UNIX-CONNECT:{srv.path()}"],
+                              input=data.encode(), capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    raw = proc.stdout.split(b"\r\n")
+    assert raw[-1] == b"" and all(b"\n" not in line for line in raw)
+    lines = [json.loads(line) for line in raw[:-1]]
+    assert lines[:2] == [GREETING_24, {"return": {}}]
+    text = "".join(json.dumps(o) + "\n" for o in SOCAT_SCRIPT)
+    expected = subprocess.run([sys.executable, "-m", "migspec", "run", "-"], input=text,
+                              capture_output=True, text=True, timeout=120, check=True)
+    want = [_strip(json.loads(line)) for line in expected.stdout.splitlines()]
+    assert [_strip(o) for o in lines[2:]] == want
+    assert {"error": {"class": "GenericError",
+                      "desc": "There's a migration process in progress"}, "id": 2} in want
