@@ -95,6 +95,9 @@ def listens(args: argparse.Namespace) -> dict[str, Listen]:
     if args.tcp is not None:
         host, port = _tcp(args.tcp, args.allow_remote)
         out = {SOURCE: Listen(host=host, port=port)}
+        if args.pair and port == 65535:
+            raise UsageError("--tcp with --pair needs a PORT below 65535 (the destination "
+                             "listens on PORT+1)")
         if args.pair:
             out[DESTINATION] = Listen(host=host, port=port + 1 if port else 0)
         return out
