@@ -236,3 +236,56 @@ def test_control_by_flags(folder: str) -> None:
     with served("--socket", f"{folder}/q.sock", "--env", "connect=refused",
                 "--env", 'connect_error="nobody home"', "--hold", "source:complete") as srv:
         assert asyncio.run(go(srv.path())) == "nobody home"
+
+
+def test_step_vm_and_reset(folder: str) -> None:
+    """x-migspec-vm, x-migspec-step (with until: then held) and x-migspec-reset
+    (a fresh world, the connection stays negotiated; MIG-BLOCKER-001)."""
+    with served("--socket", f"{folder}/q.sock", "--manual-time") as srv:
+        c = Raw(srv.path())
+        c.negotiate()
+        c.send({"execute": "x-migspec-vm", "arguments": {"blockers": ["no way"]}})
+        assert c.reply() == {"return": {}}
+        c.send({"execute": "migrate", "arguments": {"uri": "exec:cat > /dev/null"}})
+        assert c.reply() == {"error": {"class": "GenericError", "desc": "no way"}}
+        c.send({"execute": "x-migspec-vm", "arguments": {"blockers": []}})
+        assert c.reply() == {"return": {}}
+        c.send({"execute": "migrate", "arguments": {"uri": "exec:cat > /dev/null"}})
+        assert c.reply() == {"return": {}}
+        c.send({"execute": "x-migspec-step", "arguments": {"until": "iterate"}})
+        assert c.reply() == {"return": {}}
+        c.send({"execute": "query-migrate"})
+        assert c.reply()["return"]["status"] == "active"
+        # Held before 'iterate': time passes, the migration does not move on.
+        c.send({"execute": "x-migspec-advance", "arguments": {"ms": 60000}})
+        assert c.reply() == {"return": {}}
+        c.send({"execute": "query-migrate"})
+        assert c.reply()["return"]["status"] == "active"
+        c.send({"execute": "x-migspec-release"})
+        assert c.reply() == {"return": {}}
+        c.send({"execute": "x-migspec-settle"})
+        assert c.reply() == {"return": {}}
+        c.send({"execute": "query-migrate"})
+        assert c.reply()["return"]["status"] == "completed"
+        c.send({"execute": "x-migspec-reset"})
+        assert c.reply() == {"return": {}}
+        c.send({"execute": "query-migrate"})
+        assert c.reply() == {"return": {}}
+        c.send({"execute": "query-status"})
+        assert c.reply() == {"return": RUNNING}
+        c.close()
+
+
+def test_sigint_stops_cleanly(folder: str) -> None:
+    """SIGINT, like SIGTERM: exit status 0, the socket file removed."""
+    import os
+    import signal
+
+    path = f"{folder}/q.sock"
+    with served("--socket", path) as srv:
+        c = Raw(path)
+        c.negotiate()
+        os.kill(srv.proc.pid, signal.SIGINT)
+        assert srv.proc.wait(timeout=10) == 0
+        assert c.closed()
+    assert not os.path.exists(path)

@@ -78,6 +78,14 @@ CONTROL_COMMANDS: tuple[ControlDecl, ...] = (
         "MIG-QMP-006",
     ),
     ControlDecl(
+        "x-migspec-reset", None, "-", "`{}`",
+        "a fresh world as the server started it (profile, `--pair` destination with its "
+        "`--incoming`, `--env` knobs, `--hold` points, clock at 0), for a server shared by "
+        "several tests; connections stay open and negotiated, and one still waiting for a "
+        "main loop of the old world is closed",
+        "MIG-QMP-006",
+    ),
+    ControlDecl(
         "x-migspec-trace", "trace", "vm?", "list of trace entries",
         "the VM's internal trace since the last call (state changes with their trigger, "
         "notifier calls), then clears it",

@@ -153,23 +153,37 @@ class Host:
 
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
-        self.engine = Engine(config.profile)
         self.monitor: MonitorDecl = monitor_for(config.profile)
         self.endpoints: dict[str, Endpoint] = {SOURCE: Endpoint(SOURCE)}
         if config.pair:
-            self.engine.incoming(config.incoming, DESTINATION)
             self.endpoints[DESTINATION] = Endpoint(DESTINATION)
+        self.poke = asyncio.Event()
+        self.replies = 0
         self.pending: dict[str, deque[Client]] = {}
+        self.start()
+
+    def start(self) -> None:
+        """A fresh world as the server starts it: the source (and with
+        ``pair`` the destination, as with ``-incoming URI``), the ``env``
+        knobs and hold points of the command line, the clock at 0. Commands
+        still waiting for a main loop of the old world are not answered:
+        their connections are closed."""
+        for queue in self.pending.values():
+            for client in queue:
+                if client.waiting is not None:
+                    client.close()
+        self.engine = Engine(self.config.profile)
+        if self.config.pair:
+            self.engine.incoming(self.config.incoming, DESTINATION)
+        self.pending = {}
         self.holds: dict[str, str] = {}
         self.engine.allow = self._allow
-        self.poke = asyncio.Event()
         self.t0 = time.monotonic()
         self.wall0 = time.time()
         self.offset_us = 0
-        self.replies = 0
-        if config.env:
-            self._directive("env", dict(config.env), SOURCE)
-        for vm, pc in config.holds.items():
+        if self.config.env:
+            self._directive("env", dict(self.config.env), SOURCE)
+        for vm, pc in self.config.holds.items():
             self._hold(vm, pc)
         self.route()
 
@@ -321,6 +335,12 @@ class Host:
             if unknown:
                 raise ControlError(f"{decl.name} does not take "
                                    + ", ".join(wire.text_of(k) for k in sorted(unknown)))
+            if decl.name == "x-migspec-reset":
+                if args:
+                    raise ControlError("x-migspec-reset takes no arguments")
+                self.start()
+                self.poke.set()
+                return {}
             name = self._vm(args.get("vm", vm))
             if decl.name == "x-migspec-hold":
                 if "until" not in args:
