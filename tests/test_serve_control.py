@@ -289,3 +289,31 @@ def test_sigint_stops_cleanly(folder: str) -> None:
         assert srv.proc.wait(timeout=10) == 0
         assert c.closed()
     assert not os.path.exists(path)
+
+
+def test_a_process_that_exits_closes_its_connections(folder: str) -> None:
+    """A destination whose incoming migration fails exits (QEMU 2.4's
+    process_incoming_migration_co exits with status 1): its connections
+    close, a new one is closed at once, until x-migspec-reset (MIG-INCOMING-006)."""
+    with served("--socket", folder, "--pair", "--manual-time") as srv:
+        src = Raw(srv.path("source"))
+        src.negotiate()
+        dst = Raw(srv.path("destination"))
+        dst.negotiate()
+        for cmd, reply in [
+            ({"execute": "x-migspec-env", "arguments": {
+                "completion_error": "file-before-delivery", "ram_bytes": 1048576}}, {}),
+            ({"execute": "migrate", "arguments": {"uri": "tcp:127.0.0.1:4444"}}, {}),
+            ({"execute": "x-migspec-settle"}, {}),
+            ({"execute": "query-migrate"}, {"status": "failed"}),
+        ]:
+            src.send(cmd)
+            assert src.reply() == {"return": reply}
+        assert dst.closed()
+        assert Raw(srv.path("destination")).closed()
+        src.send({"execute": "x-migspec-reset"})
+        assert src.reply() == {"return": {}}
+        again = Raw(srv.path("destination"))
+        assert again.recv()["QMP"]["version"]["qemu"]["major"] == 2
+        again.close()
+        src.close()
