@@ -300,13 +300,14 @@ def test_a_process_that_exits_closes_its_connections(folder: str) -> None:
         src.negotiate()
         dst = Raw(srv.path("destination"))
         dst.negotiate()
-        for cmd, reply in [
+        steps: list[tuple[dict[str, Any], dict[str, Any]]] = [
             ({"execute": "x-migspec-env", "arguments": {
                 "completion_error": "file-before-delivery", "ram_bytes": 1048576}}, {}),
             ({"execute": "migrate", "arguments": {"uri": "tcp:127.0.0.1:4444"}}, {}),
             ({"execute": "x-migspec-settle"}, {}),
             ({"execute": "query-migrate"}, {"status": "failed"}),
-        ]:
+        ]
+        for cmd, reply in steps:
             src.send(cmd)
             assert src.reply() == {"return": reply}
         assert dst.closed()
