@@ -387,3 +387,26 @@ def test_socat_raw_bytes_match_migspec_run(folder: str) -> None:
     assert [_strip(o) for o in lines[2:]] == want
     assert {"error": {"class": "GenericError",
                       "desc": "There's a migration process in progress"}, "id": 2} in want
+
+
+def test_events_go_to_every_negotiated_client(folder: str) -> None:
+    """monitor_qapi_event_emit: an event reaches each connection in command
+    mode and none still negotiating (MIG-QMP-006)."""
+    with served("--socket", f"{folder}/q.sock") as srv:
+        a, b, late = Raw(srv.path()), Raw(srv.path()), Raw(srv.path())
+        a.negotiate()
+        b.negotiate()
+        assert late.recv() == GREETING_24
+        a.send({"execute": "stop", "id": "s"})
+        assert _strip(a.recv()) == {"event": "STOP"}
+        assert a.recv() == {"return": {}, "id": "s"}
+        assert _strip(b.recv()) == {"event": "STOP"}
+        # The connection that had not negotiated saw nothing; it gets the next one.
+        late.send({"execute": "qmp_capabilities"})
+        assert late.recv() == {"return": {}}
+        b.send({"execute": "cont"})
+        assert b.reply() == {"return": {}}
+        for conn in (a, late):
+            assert _strip(conn.recv()) == {"event": "RESUME"}
+        for conn in (a, b, late):
+            conn.close()
