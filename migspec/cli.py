@@ -381,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "the package runs from, whatever the current folder)")
     docs.add_argument("--check", action="store_true", help="fail if the files are stale")
     docs.set_defaults(func=cmd_docs)
+    from migspec.serve.cli import add_parser as add_serve
+
+    add_serve(sub)
     from migspec.properties.tracecheck import add_cli as add_check_trace
 
     add_check_trace(sub)

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from migspec.properties.scenarios import SCENARIOS
+from migspec.reference import wire
 from migspec.reference.script import replay
+from migspec.serve.control import CONTROL_COMMANDS
 from migspec.spec import constants as C
 from migspec.spec.capabilities import CAPABILITY_ORDER
 from migspec.spec.commands import COMMANDS
@@ -20,6 +22,7 @@ from migspec.spec.defects import DEFECTS
 from migspec.spec.deviations import BEYOND_SEED, DEVIATIONS, KEPT, REPAIRS
 from migspec.spec.errors import ERRORS
 from migspec.spec.machine import diagram
+from migspec.spec.monitor import MONITOR_BY_PROFILE
 from migspec.spec.parameters import CACHE_SIZE, DOWNTIME, PARAMETERS, SPEED
 from migspec.spec.requirements import PROPERTIES, REQUIREMENTS
 from migspec.spec.runstates import RUNSTATE_TRANSITIONS, RunState
@@ -119,6 +122,26 @@ def qmp() -> str:
     parts.append(_table(
         ["key", "class", "description", "where", "requirement"],
         ([e.key, e.error_class, f"`{e.template}`", e.lines, e.requirement] for e in ERRORS),
+    ))
+    parts.append("\n## Greeting and negotiation per profile (MIG-QMP-006)\n\n")
+    parts.append(_table(
+        ["profile", "QEMU", "greeting", "before `qmp_capabilities`", "after it",
+         "mode checked", "from"],
+        ([f"`{name}`", m.qemu, f"`{wire.dumps(m.greeting())}`", f"{m.error_class} "
+          f"`{m.expecting}`", f"{m.error_class} `{m.already_complete}`",
+          "before the command lookup" if m.mode_before_lookup else "after the command lookup",
+          m.source] for name, m in MONITOR_BY_PROFILE.items()),
+    ))
+    parts.append(
+        "\n## Control commands of `migspec serve`\n\n"
+        "Answered only by `migspec serve` (not with `--no-control`), after negotiation; "
+        "`vm` defaults to the VM of the socket the command came in on. Errors are "
+        "`GenericError` with the message `migspec run` gives for the same directive.\n\n"
+    )
+    parts.append(_table(
+        ["command", "arguments", "returns", "directive", "what it does", "requirement"],
+        ([f"`{c.name}`", c.arguments, c.returns, f"`{c.directive}`" if c.directive else "-",
+          c.what, c.requirement] for c in CONTROL_COMMANDS),
     ))
     return "".join(parts)
 

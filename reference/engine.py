@@ -3,6 +3,7 @@ a script or a checker performs on it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from migspec.reference import scheduler as sched
@@ -65,6 +66,9 @@ class Engine:
             build = BuildConfig(config_rdma=prof.deviates("QEMU72-BUILD-RDMA"))
         self.world = World(profile=prof, build=build, env=env or Env())
         self.scheduler: sched.Scheduler = sched.DefaultScheduler()
+        #: Moves :meth:`settle` and :meth:`advance` may run (None: all); a move
+        #: it refuses is held where it stands (``migspec serve``'s hold points).
+        self.allow: Callable[[Move], bool] | None = None
         self._read = 0
 
     # -- lookups ---------------------------------------------------------------
@@ -84,6 +88,15 @@ class Engine:
         for name, obj in self.world.log[self._read:]:
             out.append(obj if name == SOURCE else {**obj, "vm": name})
         self._read = len(self.world.log)
+        return out
+
+    def drain_log(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every log entry (VM name, reply, event or notice) not drained yet,
+        then forgets them, so a long-running server's memory stays bounded
+        (:meth:`output` starts over with the entries logged after this)."""
+        out = list(self.world.log)
+        self.world.log.clear()
+        self._read = 0
         return out
 
     # -- QMP ---------------------------------------------------------------------
@@ -143,14 +156,16 @@ class Engine:
         ``max_ms`` of virtual time. :class:`StepBoundReached` if it took
         :data:`~migspec.reference.scheduler.STEP_BOUND` steps short of both."""
         until = self.world.clock_us + max_ms * 1000
-        return sched.run(self.world, until, self.scheduler, stop_at_quiescence=True)
+        return sched.run(self.world, until, self.scheduler, stop_at_quiescence=True,
+                         allow=self.allow)
 
     def advance(self, ms: int) -> bool:
         """Let ``ms`` of virtual time pass with every actor running
         (:class:`StepBoundReached` as for :meth:`settle`)."""
         if ms < 0:
             raise EngineError("advance needs ms >= 0")
-        return sched.run(self.world, self.world.clock_us + ms * 1000, self.scheduler)
+        return sched.run(self.world, self.world.clock_us + ms * 1000, self.scheduler,
+                         allow=self.allow)
 
     def step(self, vm: str = SOURCE, actor: str = "thread", task: str | None = None) -> Move:
         """Run the first enabled move of ``vm``'s ``actor`` (and ``task``).

@@ -172,12 +172,16 @@ def _qapi_value(name: str, arg: ArgDecl | None, value: Any, profile: Profile) ->
     return value
 
 
-class _InputObjectError(QmpError):
+class InputObjectError(QmpError):
     """Refused before the monitor read the command's ``id``."""
 
 
-def check(cmd: Any, profile: Profile = SEED) -> tuple[CommandDecl, dict[str, Any]]:
-    """Validate a command object; the command and its converted arguments."""
+_InputObjectError = InputObjectError
+
+
+def check_input_object(cmd: Any) -> str:
+    """``qmp_check_input_obj`` (monitor.c): the command name, or
+    :class:`InputObjectError` (whose reply carries no ``id``)."""
     if not isinstance(cmd, dict):
         raise _InputObjectError("bad_input_object", "object")
     for key, value in cmd.items():
@@ -192,6 +196,12 @@ def check(cmd: Any, profile: Profile = SEED) -> tuple[CommandDecl, dict[str, Any
     if "execute" not in cmd:
         raise _InputObjectError("bad_input_object", "execute")
     name: str = cmd["execute"]
+    return name
+
+
+def check(cmd: Any, profile: Profile = SEED) -> tuple[CommandDecl, dict[str, Any]]:
+    """Validate a command object; the command and its converted arguments."""
+    name = check_input_object(cmd)
     decl = _command(name, profile)
     raw: dict[str, Any] = {k: qobject_number(v) for k, v in cmd.get("arguments", {}).items()}
     if not all(type(v) in _PLAIN for v in raw.values()) and has_nan(raw):

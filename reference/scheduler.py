@@ -6,7 +6,7 @@ explorer tries them all through the same :func:`moves` and :func:`step`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from migspec.reference import mainloop, thread
@@ -142,6 +142,7 @@ def run(
     scheduler: Scheduler | None = None,
     stop_at_quiescence: bool = False,
     max_steps: int | None = None,
+    allow: Callable[[Move], bool] | None = None,
 ) -> bool:
     """Step every actor, jumping the clock to the next wake-up whenever nothing
     is enabled, up to ``until_us``.
@@ -150,13 +151,17 @@ def run(
     the clock stays where that happened; otherwise, and whenever something
     still waits for a later time, it ends at ``until_us``. After
     ``max_steps`` (default :data:`STEP_BOUND`) steps short of both it raises
-    :class:`StepBoundReached`.
+    :class:`StepBoundReached`. With ``allow``, only the moves it accepts run
+    (a move it refuses is held: ``migspec serve``'s hold points); the rest
+    of the world goes on.
     """
     chooser = scheduler or DefaultScheduler()
     bound = STEP_BOUND if max_steps is None else max_steps
-    jumper = RoundJumper() if type(chooser) is DefaultScheduler else None
+    jumper = RoundJumper() if type(chooser) is DefaultScheduler and allow is None else None
     for taken in range(bound):
         enabled = moves(world)
+        if allow is not None:
+            enabled = [m for m in enabled if allow(m)]
         if enabled:
             step(world, chooser.choose(world, enabled))
             continue

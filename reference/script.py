@@ -56,6 +56,7 @@ class ScriptError(ValueError):
     def __init__(self, where: str, line: int, message: str) -> None:
         super().__init__(f"{where}:{line}: {message}")
         self.line = line
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,16 @@ def parse_line(number: int, text: str, where: str = "<script>") -> ScriptLine | 
     else:
         _check_id(where, number, obj)
     return ScriptLine(number, obj)
+
+
+def directive_line(obj: dict[str, Any], where: str = "<qmp>") -> ScriptLine:
+    """A directive object (``{"migspec": NAME, ...}``) checked as
+    :func:`parse_line` checks a script line (``migspec serve``'s
+    ``x-migspec-*`` commands); :class:`ScriptError` otherwise."""
+    _check_directive(where, 0, obj)
+    if obj["migspec"] in ("qmp", "submit"):
+        _check_id(where, 0, obj["command"])
+    return ScriptLine(0, obj)
 
 
 def _check_id(where: str, number: int, cmd: Any) -> None:

@@ -275,6 +275,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        "The reference's monitor starts in command mode, so qmp_capabilities gets "
        "CommandNotFound \"Capabilities negotiation is already complete, command "
        "'qmp_capabilities' ignored\"."),
+    _r("MIG-QMP-006", "monitor", "-",
+       "A new QMP connection gets the greeting of its QEMU version and is out of command "
+       "mode: every command but qmp_capabilities is refused with CommandNotFound "
+       "\"Expecting capabilities negotiation with 'qmp_capabilities' before command "
+       "'NAME'\", and events reach only connections that negotiated (migspec serve)."),
     _r("MIG-QMP-005", "json-parser", "-",
        "The monitor reads JSON as QEMU 2.4's parser does: NaN and Infinity are not JSON; an "
        "integer beyond int64 becomes a double and one beyond the double range infinity; "
