@@ -15,7 +15,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from migspec.properties.conform import expect as E
-from migspec.properties.conform.drivers import DEFAULT_TIMEOUT, kvm_usable, parse_target
+from migspec.properties.conform.drivers import (
+    DEFAULT_TIMEOUT,
+    QmpSpec,
+    kvm_usable,
+    parse_target,
+)
 from migspec.properties.conform.processes import Registry, default_watcher, pidfd_watcher
 from migspec.properties.conform.report import as_json, as_junit, print_report
 from migspec.properties.conform.runner import Runner, ScenarioResult, make_report, run_all
@@ -49,6 +54,9 @@ def add_parser(sub: Any) -> None:
                    help="seconds for one command or start on a real target")
     p.add_argument("--seabios", action="store_true",
                    help="boot QEMU's default BIOS (default: a firmware that halts at once)")
+    p.add_argument("--reset-command", metavar="CMD", default=None,
+                   help="qmp: targets: a QMP command the endpoint runs to start afresh "
+                   "before each scenario run (x-migspec-reset for migspec serve)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random delays")
     p.add_argument("--list", action="store_true", help="list the scenarios and stop")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -87,6 +95,10 @@ def main(args: argparse.Namespace) -> int:
         target = parse_target(args.target, args.accel, args.timeout, args.seabios)
     except ValueError as err:
         return _fail(str(err))
+    if args.reset_command is not None:
+        if not isinstance(target, QmpSpec):
+            return _fail("--reset-command is for qmp: targets only")
+        target.reset = args.reset_command
     name = args.profile or (getattr(target, "profile_name", None) or "seed")
     if name not in PROFILES:
         return _fail(f"unknown profile {name!r} (known: {', '.join(sorted(PROFILES))})")

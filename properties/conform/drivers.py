@@ -594,6 +594,23 @@ class QmpSession(RealSession):
             raise Unsupported("a qmp: target is already running (no -S)")
         self.trace.append(O.start(vm, None, False))
         await self._connect(vm, self.spec.address, None, "")
+        if self.spec.reset is not None:
+            await self._reset(vm, self.spec.reset)
+
+    async def _reset(self, vm: str, command: str) -> None:
+        """Ask the endpoint to start afresh (``migspec serve``'s
+        ``x-migspec-reset``) before the scenario; the command, its reply and
+        whatever the endpoint sent before it are not part of the trace."""
+        mark = len(self.trace)
+        try:
+            reply = dict(await asyncio.wait_for(
+                self.vms[vm].client._raw({"execute": command}), self.timeout))
+        except TimeoutError:
+            raise await self._unresolved(vm, f"no reply to {command} within "
+                                             f"{self.timeout:g}s") from None
+        del self.trace[mark:]
+        if "return" not in reply:
+            raise Unresolved(f"{vm} refused the reset command {command}: {reply.get('error')}")
 
 
 @dataclass
@@ -604,6 +621,9 @@ class QmpSpec:
     timeout: float = DEFAULT_TIMEOUT
     concurrent: bool = False
     real: bool = True
+    #: A command the endpoint runs to start afresh before each scenario run
+    #: (``--reset-command``; e.g. ``x-migspec-reset`` of ``migspec serve``).
+    reset: str | None = None
 
     @property
     def name(self) -> str:

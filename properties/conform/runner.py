@@ -433,8 +433,8 @@ def requirement_verdicts(results: Sequence[ScenarioResult]) -> dict[str, tuple[s
 async def run_all(runner: Runner, scenarios: Sequence[Scenario], reps: int,
                   progress: Callable[[str, int, ScenarioResult | None], None] | None = None,
                   ) -> list[ScenarioResult]:
-    """Deterministic scenarios together, then each racy scenario's
-    repetitions together."""
+    """Deterministic scenarios together (one at a time when the runner has
+    one job), then each racy scenario's repetitions together."""
     results: dict[str, ScenarioResult] = {}
 
     def tick(name: str) -> Callable[[], None]:
@@ -447,7 +447,13 @@ async def run_all(runner: Runner, scenarios: Sequence[Scenario], reps: int,
             progress(s.name, 0, res)
 
     plain = [s for s in scenarios if not s.racy]
-    await asyncio.gather(*(single(s) for s in plain))
+    if runner.jobs == 1:
+        # One at a time: a shared endpoint (qmp:) or --jobs 1. Scenarios run
+        # together on one endpoint would see each other's events and settings.
+        for s in plain:
+            await single(s)
+    else:
+        await asyncio.gather(*(single(s) for s in plain))
     for s in scenarios:
         if s.racy:
             res = await runner.run_scenario(s, reps, tick(s.name))
