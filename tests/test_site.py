@@ -13,7 +13,7 @@ import pytest
 
 from migspec.docsite import pages
 from migspec.docsite import seed as SEED
-from migspec.docsite.trace import collect, expand
+from migspec.docsite.trace import CHECK_KINDS, collect, expand
 from migspec.spec.defects import DEFECTS
 from migspec.spec.requirements import PROPERTIES, REQUIREMENTS
 
@@ -78,6 +78,10 @@ def test_collect_attributes_citations_by_place(tmp_path: Path) -> None:
     # each seed defect's counterexample is a witness for its requirement
     assert ("DEF-CANCEL-CONNECT-STUCK", "defect witness") in [
         (s.name, s.kind) for s in t.checks["MIG-FDERROR-003"]]
+
+
+def test_matrix_groups_hold_each_check_kind_once() -> None:
+    assert sorted(k for g in pages.MATRIX_GROUPS.values() for k in g) == sorted(CHECK_KINDS)
 
 
 def test_the_project_has_a_check_for_every_requirement() -> None:

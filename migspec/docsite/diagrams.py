@@ -88,6 +88,15 @@ def state_machine_svg(profile: str) -> str:
     class _Graph(Graph):
         """One edge per transition, with its actor, race and repair visible."""
 
+        def _add_nodes(self, states: list[dict[str, Any]], container: Any) -> None:
+            for st in states:
+                name = st["name"]
+                final = not any(set(d.sources) & {name} for d in by_trigger.values()
+                                if d.trigger != "migrate_reset") and name != "none"
+                container.node(name, name, shape="box", style="rounded,bold" if
+                               name == "none" else "rounded",
+                               peripheries="2" if final else "1")
+
         def _add_edges(self, transitions: list[dict[str, Any]], container: Any) -> None:
             for tr in transitions:
                 decl = by_trigger[tr["trigger"]]
@@ -104,12 +113,13 @@ def state_machine_svg(profile: str) -> str:
             legend.attr(label="actors", fontsize="10", style="rounded", color="#999999")
             used = [a for a in Actor if any(d.actor == a for d in by_trigger.values())]
             for a in used:
-                legend.node(f"legend_{a.value}", a.value, shape="plaintext",
-                            fontcolor=actor_colour(a), fontsize="10")
-            legend.node("legend_racy", "- - ⚡ racy CAS", shape="plaintext", fontsize="10")
+                legend.node(f"legend_{a.value}", f"— {a.value}", shape="plaintext", style="",
+                            peripheries="0", fontcolor=actor_colour(a), fontsize="11")
+            legend.node("legend_racy", "- - ⚡ racy CAS", shape="plaintext", style="",
+                        peripheries="0", fontsize="11")
             if any(d.repair for d in by_trigger.values()):
                 legend.node("legend_repair", "+ added by a repair", shape="plaintext",
-                            fontsize="10")
+                            style="", peripheries="0", fontsize="11")
             container.subgraph(legend)
 
     class _Machine(GraphMachine):
@@ -120,7 +130,7 @@ def state_machine_svg(profile: str) -> str:
     _Machine(model=model, graph_engine="graphviz", title=f"migration state machine, "
              f"profile {profile}", show_conditions=False, **_machine_args(profile))
     graph = model.get_graph()  # type: ignore[attr-defined]
-    graph.graph_attr.update(rankdir="LR", fontsize="12")
+    graph.graph_attr.update(rankdir="TB", fontsize="14", nodesep="0.5")
     svg: bytes = graph.pipe(format="svg")
     return _clean_svg(svg.decode("utf-8"))
 
@@ -128,7 +138,6 @@ def state_machine_svg(profile: str) -> str:
 # -- the migration thread and the main loop ---------------------------------
 
 _THREAD_PY = Path(__file__).resolve().parent.parent / "reference" / "thread.py"
-_MAINLOOP_PY = Path(__file__).resolve().parent.parent / "reference" / "mainloop.py"
 
 
 @cache
@@ -192,28 +201,122 @@ def thread_edges() -> tuple[tuple[str, str, str], ...]:
     return tuple(sorted(edges))
 
 
-def mainloop_tasks() -> tuple[tuple[str, str], ...]:
-    """(function, first docstring line) of each main-loop region in mainloop.py."""
-    tree = ast.parse(_MAINLOOP_PY.read_text(encoding="utf-8"))
-    out = []
-    for n in tree.body:
-        if isinstance(n, ast.FunctionDef) and not n.name.startswith("_"):
-            doc = (ast.get_docstring(n) or "").split("\n")[0]
-            if re.search(r"[Ll]ines? \d", doc) or doc.startswith("``"):
-                out.append((n.name, doc))
-    return tuple(out)
+_REFERENCE = Path(__file__).resolve().parent.parent / "reference"
+
+#: Which task kind a write to a field of the engine's state makes runnable, as
+#: ``scheduler.moves`` reads them (a list appended to, a slot filled).
+_ENABLES = {"connects": "connect", "scheduled_bhs": "bh", "accepted": "accept"}
+
+
+def _enabled_by(fn: ast.FunctionDef) -> set[str]:
+    """The task kinds a function makes runnable directly."""
+    out: set[str] = set()
+    for node in ast.walk(fn):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "append" and isinstance(node.func.value, ast.Attribute)
+                and node.func.value.attr in _ENABLES):
+            out.add(_ENABLES[node.func.value.attr])
+        elif isinstance(node, ast.Assign):
+            not_none = not (isinstance(node.value, ast.Constant) and node.value.value is None)
+            for t in node.targets:
+                if (isinstance(t, ast.Subscript) and isinstance(t.value, ast.Attribute)
+                        and t.value.attr == "threads"):
+                    out.add("thread")
+                elif isinstance(t, ast.Attribute) and not_none:
+                    if t.attr == "joining":
+                        out.add("join")
+                    elif (t.attr == "file" and isinstance(t.value, ast.Attribute)
+                          and t.value.attr == "incoming"):
+                        out.add("load")
+    return out
+
+
+def _called(fn: ast.FunctionDef) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name):
+                names.add(node.func.id)
+            elif isinstance(node.func, ast.Attribute):
+                names.add(node.func.attr)
+    return names
+
+
+@cache
+def task_flow() -> tuple[dict[str, tuple[str, ...]], tuple[tuple[str, str], ...]]:
+    """(task kind -> the engine functions it runs, edges "this task makes that
+    task runnable"), read from ``scheduler.step`` and the engine's functions."""
+    funcs: dict[str, ast.FunctionDef] = {}
+    for module in ("handlers", "mainloop", "thread", "world"):
+        tree = ast.parse((_REFERENCE / f"{module}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                funcs.setdefault(node.name, node)
+    sched = ast.parse((_REFERENCE / "scheduler.py").read_text(encoding="utf-8"))
+    entry: dict[str, list[str]] = defaultdict(list)
+    step = next(n for n in sched.body if isinstance(n, ast.FunctionDef) and n.name == "step")
+    for node in ast.walk(step):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
+            right = node.test.comparators[0]
+            if isinstance(right, ast.Constant) and isinstance(right.value, str):
+                kind = "thread" if right.value == "thread" else right.value
+                for stmt in node.body:
+                    for call in ast.walk(stmt):
+                        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                                and call.func.attr in funcs):
+                            entry[kind].append(call.func.attr)
+                            break
+    entry["qmp"] = sorted(n for n in funcs if n.startswith("qmp_")
+                          or n == "qemu_start_incoming_migration")
+    reach: dict[str, set[str]] = {}
+
+    def enables(name: str, seen: frozenset[str]) -> set[str]:
+        if name in reach:
+            return reach[name]
+        fn = funcs[name]
+        out = set(_enabled_by(fn))
+        for callee in _called(fn):
+            if callee in funcs and callee not in seen:
+                out |= enables(callee, seen | {callee})
+        if not seen:
+            reach[name] = out
+        return out
+
+    edges = {(kind, target) for kind, names in entry.items() for n in names
+             for target in enables(n, frozenset())}
+    return ({k: tuple(v) for k, v in sorted(entry.items())}, tuple(sorted(edges)))
+
+
+_TASK_LABELS = {
+    "qmp": "QMP handler", "connect": "connect callback", "bh": "cleanup bottom half",
+    "join": "cleanup after join", "accept": "incoming accept", "load": "incoming load done",
+    "thread": "migration thread",
+}
 
 
 def actors_svg() -> str:
-    """The migration thread's regions as a flow, beside the main loop's tasks."""
+    """The migration thread's regions as a flow, beside the main loop's tasks and
+    which task makes which runnable."""
     require_dot()
     import graphviz
 
     from migspec.reference.thread import LOCKED
 
-    g = graphviz.Digraph("actors", graph_attr={"rankdir": "TB", "fontsize": "12",
-                                               "label": "migration thread regions and "
-                                               "main-loop tasks", "labelloc": "t"})
+    g = graphviz.Digraph("actors", graph_attr={"rankdir": "TB", "fontsize": "14",
+                                               "label": "main-loop tasks and the migration "
+                                               "thread's regions", "labelloc": "t",
+                                               "compound": "true"})
+    entry, edges = task_flow()
+    with g.subgraph(name="cluster_main") as m:
+        m.attr(label="main loop: each task one step, with the big lock",
+               color=actor_colour(Actor.QMP), fontcolor=actor_colour(Actor.QMP))
+        for kind, names in entry.items():
+            if kind == "thread":
+                continue
+            shown = names if len(names) <= 2 else (*names[:2], "...")
+            m.node(f"task_{kind}", f"{_TASK_LABELS.get(kind, kind)}\\n"
+                   + "\\n".join(shown), shape="box", style="rounded",
+                   tooltip=", ".join(names))
     with g.subgraph(name="cluster_thread") as t:
         t.attr(label="migration_thread (seed 911-1024): one region per step",
                color=actor_colour(Actor.THREAD), fontcolor=actor_colour(Actor.THREAD))
@@ -223,16 +326,13 @@ def actors_svg() -> str:
                    shape="box", style="rounded,filled" if locked else "rounded",
                    fillcolor="#fde0dd", tooltip=why or pc)
         for src, dest, trigger in thread_edges():
-            t.edge(f"pc_{src}", f"pc_{dest}", label=trigger, fontsize="9",
+            t.edge(f"pc_{src}", f"pc_{dest}", label=trigger, fontsize="10",
                    style="dashed" if src == "emit" else "solid")
-    with g.subgraph(name="cluster_main") as m:
-        m.attr(label="main loop (big lock held): one region per step",
-               color=actor_colour(Actor.QMP), fontcolor=actor_colour(Actor.QMP))
-        m.node("qmp", "QMP handlers\\n(qmp_* in handlers.py)", shape="box",
-               style="rounded", color=actor_colour(Actor.QMP))
-        for name, doc in mainloop_tasks():
-            m.node(f"ml_{name}", name, shape="box", style="rounded", tooltip=doc)
-    g.attr(compound="true")
+    for src, dest in edges:
+        a = "pc_final" if src == "thread" else f"task_{src}"
+        b = "pc_begin" if dest == "thread" else f"task_{dest}"
+        g.edge(a, b, color="#555555", style="bold", arrowhead="vee",
+               tooltip=f"{src} makes {dest} runnable")
     svg: bytes = g.pipe(format="svg")
     return _clean_svg(svg.decode("utf-8"))
 
