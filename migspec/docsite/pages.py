@@ -14,6 +14,7 @@ Two kinds, both written by ``migspec docs``:
 from __future__ import annotations
 
 import html
+import importlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -239,7 +240,7 @@ def defect_page(d: DefectDecl) -> str:
     req = REQUIREMENT_BY_ID.get(d.requirement)
     parts = [HEADER, f"# {d.id}\n\n**{d.title}.**\n\n"]
     parts.append(f"Seed lines: {seed_links(d.lines, '../')}. Requirement: "
-                 f"[{d.requirement}](../requirements.md)"
+                 f"[{d.requirement}](../trace/index.md#{_req_anchor(d.requirement)})"
                  + (f" ({_cell(req.text)})" if req else "") + ".\n\n")
     parts.append(f"## What goes wrong\n\n{d.what_goes_wrong}\n\n## Repair (profile `fixed`)\n\n"
                  f"{d.repair}\n\n")
@@ -259,10 +260,28 @@ def defect_page(d: DefectDecl) -> str:
             "\n\n```json\n" + "\n".join(json.dumps(line) for line in found) + "\n```\n\n"
             "What each profile prints:\n\n" + _replay_block(found)
         )
-    parts.append("## A real QEMU\n\nWhether QEMU 7.2 still shows it is recorded by the "
-                 "conformance harness (`migspec conform`) in the `qemu-7.2` profile's "
-                 "deviations; see [the guide](../../guide/conformance.md).\n")
+    parts.append("## A real QEMU\n\n" + _qemu72(d.id) + "\n")
     return "".join(parts)
+
+
+def _qemu72(defect: str) -> str:
+    """What the ``qemu-7.2`` profile's declarations (``spec/deviations.py``: REPAIRS,
+    KEPT) say about ``defect``, once they exist."""
+    try:
+        dev: Any = importlib.import_module("migspec.spec.deviations")
+    except ImportError:
+        return ("Whether QEMU 7.2 still shows it is recorded with the `qemu-7.2` profile "
+                "(`spec/deviations.py`) and checked by `migspec conform`; see "
+                "[the guide](../../guide/conformance.md).")
+    for r in getattr(dev, "REPAIRS", ()):
+        if r.defect == defect:
+            how = ("observed on the real QEMU" if getattr(r, "observed", None) is not None
+                   else "from its source")
+            return f"QEMU 7.2 does not show it ({how}): {r.evidence}."
+    for k in getattr(dev, "KEPT", ()):
+        if k.defect == defect:
+            return f"QEMU 7.2 still has it: {k.evidence}."
+    return "The `qemu-7.2` profile does not say whether QEMU 7.2 shows it."
 
 
 def defects_index_page() -> str:
