@@ -120,8 +120,11 @@ def browse(site: Path, server: str, profile: Path, shots: str | None = None) -> 
             page.on("console", lambda m: problems.append(f"{current[0]}: console "
                     f"{m.type}: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(f"{current[0]}: {e}"))
+            # net::ERR_ABORTED: a request still running when the next page loads
+            # (the search worker); a missing file answers 404 instead.
             page.on("requestfailed", lambda r: problems.append(
-                f"{current[0]}: request failed {r.url}"))
+                f"{current[0]}: request failed {r.url}: {r.failure}")
+                if "ERR_ABORTED" not in str(r.failure) else None)
             page.on("response", lambda r: problems.append(
                 f"{current[0]}: HTTP {r.status} {r.url}") if r.status >= 400 else None)
             for rel in pages:
