@@ -123,6 +123,15 @@ def test_seed_functions_and_line_kinds() -> None:
     assert cov.lines == 1042 and 0 < cov.behaviour_cited <= cov.behaviour
 
 
+def test_uncited_lines_say_why() -> None:
+    """Seed lines 190 (trace_migrate_global_state_pre_save), 888 (return of
+    migrate_use_events), 99 (g_free) and 1020 (qemu_mutex_unlock_iothread)."""
+    assert SEED.why_uncited(190) == "tracing"
+    assert SEED.why_uncited(888).startswith("accessor")
+    assert SEED.why_uncited(99) == "memory and file management"
+    assert SEED.why_uncited(1020).startswith("locking")
+
+
 def test_generated_pages_cover_every_declaration() -> None:
     _need_dot()
     docs = pages.documents()

@@ -137,18 +137,22 @@ def seed_coverage_page() -> str:
         )
     parts.append(
         "\n## Behaviour lines no requirement cites\n\n"
-        "Each is one of: an accessor whose value the engine reads directly "
-        "(`migrate_use_events` and kin), memory management of the incoming state, "
-        "tracing, locking that the engine's step boundaries model "
-        "([the concurrency model](../atomicity.md)) rather than a requirement, or a "
-        "gap to close.\n\n| line | function | mark | text |\n|---|---|---|---|\n"
+        "Why each is left, by what the line does (`migspec/docsite/seed.py`, "
+        "`why_uncited`); a *gap* is behaviour a requirement should cover.\n\n"
     )
+    rows = []
     for i, (kind, mark) in enumerate(zip(reasons, marks, strict=True)):
         if kind == "behaviour" and mark != "requirement":
             fn = SEED.function_at(i + 1)
-            parts.append(f"| [{i + 1}](seed.md#L{i + 1}) | `{fn.name if fn else '-'}` | "
-                         f"{'defect only' if mark == 'defect' else 'not cited'} | "
-                         f"`{_cell(lines[i].strip())}` |\n")
+            why = ("cited by a seed defect only" if mark == "defect"
+                   else SEED.why_uncited(i + 1))
+            rows.append((i + 1, fn.name if fn else "-", why, lines[i].strip()))
+    whys = Counter(r[2] for r in rows)
+    parts.append("| why | lines |\n|---|---|\n" + "".join(
+        f"| {w} | {n} |\n" for w, n in sorted(whys.items(), key=lambda x: (-x[1], x[0]))))
+    parts.append("\n| line | function | why | text |\n|---|---|---|---|\n")
+    for n, fname, why, text in rows:
+        parts.append(f"| [{n}](seed.md#L{n}) | `{fname}` | {why} | `{_cell(text)}` |\n")
     return "".join(parts)
 
 
