@@ -109,18 +109,16 @@ def state_machine_svg(profile: str) -> str:
                     tooltip=f"{decl.trigger}: {decl.actor.value}, seed lines {decl.lines}, "
                             f"{decl.requirement}",
                 )
-            legend = container.__class__(name="cluster_legend")
-            legend.attr(label="actors", fontsize="10", style="rounded", color="#999999")
             used = [a for a in Actor if any(d.actor == a for d in by_trigger.values())]
-            for a in used:
-                legend.node(f"legend_{a.value}", f"— {a.value}", shape="plaintext", style="",
-                            peripheries="0", fontcolor=actor_colour(a), fontsize="11")
-            legend.node("legend_racy", "- - ⚡ racy CAS", shape="plaintext", style="",
-                        peripheries="0", fontsize="11")
+            rows = "".join(
+                f'<tr><td align="left"><font color="{actor_colour(a)}">— {a.value}</font>'
+                "</td></tr>" for a in used)
+            rows += '<tr><td align="left">- - ⚡ racy CAS</td></tr>'
             if any(d.repair for d in by_trigger.values()):
-                legend.node("legend_repair", "+ added by a repair", shape="plaintext",
-                            style="", peripheries="0", fontsize="11")
-            container.subgraph(legend)
+                rows += '<tr><td align="left">+ added by a repair</td></tr>'
+            container.node("legend", f'<<table border="1" cellborder="0" color="#999999">'
+                           f'<tr><td><b>actors</b></td></tr>{rows}</table>>',
+                           shape="plaintext", style="", fontsize="12")
 
     class _Machine(GraphMachine):
         def _init_graphviz_engine(self, graph_engine: str) -> type:

@@ -177,11 +177,11 @@ def diagrams_page() -> str:
                  "compare-and-swap: another thread's transition leaves the same state, and "
                  "whichever swaps first wins (MIG-SETSTATE-001, MIG-SETSTATE-002). `+` marks "
                  "a transition a repair adds. Hover an edge for its seed lines and "
-                 "requirement.\n\n")
+                 "requirement; click a diagram for its full size.\n\n")
     for profile in ALL_PROFILES:
         parts.append(f"### Profile `{profile}`\n\n"
-                     f"![state machine, profile {profile}](diagrams/state-machine-{profile}.svg)"
-                     "{ .diagram }\n\n")
+                     f"[![state machine, profile {profile}](diagrams/state-machine-{profile}.svg)"
+                     f"{{ .diagram }}](diagrams/state-machine-{profile}.svg)\n\n")
     parts.append(
         "## Migration thread and main loop\n\n"
         "Each box is one step of the reference engine: a main-loop task "
@@ -194,15 +194,16 @@ def diagrams_page() -> str:
         "DEF-EVENT-ORDER. A bold grey edge: that task makes the other runnable (a connect "
         "pending, a thread created, a bottom half scheduled, a join, an accepted "
         "connection, a stream to load), read from the engine's code.\n\n"
-        "![migration thread regions and main-loop tasks](diagrams/actors.svg){ .diagram }\n\n"
+        "[![migration thread regions and main-loop tasks](diagrams/actors.svg){ .diagram }]"
+        "(diagrams/actors.svg)\n\n"
     )
     parts.append("## Observable event sequences\n\n"
                  "For each explorer scenario ([scenarios](scenarios.md)), every sequence "
                  "of MIGRATION events a client of each VM can see, as a prefix tree; a "
                  "path ending in a red edge is one the `fixed` profile does not allow.\n\n")
     for name in _scenario_names():
-        parts.append(f"### `{name}`\n\n![event sequences, {name}](diagrams/sequences-{name}.svg)"
-                     "{ .diagram }\n\n")
+        parts.append(f"### `{name}`\n\n[![event sequences, {name}](diagrams/sequences-{name}.svg)"
+                     f"{{ .diagram }}](diagrams/sequences-{name}.svg)\n\n")
     return "".join(parts)
 
 
