@@ -157,6 +157,18 @@ def test_docs_check_reports_the_counts() -> None:
     assert "without engine code" in done.stdout and "behaviour lines cited" in done.stdout
 
 
+def test_docs_without_graphviz_is_a_one_line_error(tmp_path: Path) -> None:
+    """No `dot` on PATH: exit status 2 and one line naming the Debian package."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    done = subprocess.run([sys.executable, "-m", "migspec", "docs", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PATH": str(empty)})
+    assert done.returncode == 2
+    assert done.stderr == ("migspec docs: Graphviz's 'dot' program is needed to draw the "
+                           "diagrams (Debian: apt-get install graphviz)\n")
+
+
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
     _need_dot()
     done = subprocess.run(
