@@ -10,6 +10,11 @@ through the ``graphviz`` Python package).
   :mod:`ast`: which region can follow which) beside the main-loop tasks.
 - The MIGRATION event sequences a client can observe in each explorer
   scenario, as a prefix tree (``migspec explore --sequences``).
+
+``dot`` lays labels out with the fonts fontconfig finds: the checked-in SVGs
+are drawn with Debian's fonts-liberation installed (Times-Roman is Liberation
+Serif); without it they come out different and ``migspec docs --check`` says
+they are stale.
 """
 
 from __future__ import annotations
