@@ -161,6 +161,16 @@ class _VerifyProgress:
 
 def cmd_docs(args: argparse.Namespace) -> int:
     """Write (or with --check, compare) the generated reference documents."""
+    from migspec.docsite.diagrams import GraphvizMissing
+
+    try:
+        return _docs(args)
+    except GraphvizMissing as err:
+        print(f"migspec docs: {err}", file=sys.stderr)
+        return 2
+
+
+def _docs(args: argparse.Namespace) -> int:
     from migspec import docgen
 
     if args.out is not None:
@@ -179,6 +189,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
         for name in stale:
             print(f"migspec docs: {out / name} is out of date (run: migspec docs)",
                   file=sys.stderr)
+        print(f"migspec docs: {docgen.summary()}")
         return 1 if stale else 0
     problem = output_folder(out, "docs")
     if problem:

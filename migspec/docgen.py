@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from migspec.docsite import pages as site_pages
 from migspec.properties.scenarios import SCENARIOS
 from migspec.reference import wire
 from migspec.reference.script import replay
@@ -257,6 +258,12 @@ DOCUMENTS = {
 }
 
 
+# The website's pages (migspec/docsite): those rendered from the declarations and
+# the engine are checked in like the tables above; those rendered from the code
+# (traceability) are written by `write` but not compared by `stale`.
+DOCUMENTS.update(site_pages.documents())
+
+
 def render() -> dict[str, str]:
     """Every generated document by file name."""
     return {name: make() for name, make in DOCUMENTS.items()}
@@ -268,9 +275,16 @@ def write(out_dir: Path) -> list[Path]:
     written = []
     for name, text in render().items():
         path = out_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    written += site_pages.write_if_changed(out_dir, site_pages.build_documents())
     return written
+
+
+def summary() -> str:
+    """Requirement and seed coverage counts (`migspec docs --check` prints them)."""
+    return site_pages.summary()
 
 
 def stale(out_dir: Path) -> list[str]:

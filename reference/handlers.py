@@ -352,7 +352,7 @@ def qmp_migrate_cancel(world: World, vm: VM, args: dict[str, Any]) -> None:
 # -- incoming ----------------------------------------------------------------------
 def qemu_start_incoming_migration(world: World, vm: VM, uri: str) -> None:
     """Lines 236-260 (MIG-INCOMING-001..004)."""
-    world.emit(vm, "MIGRATION", {"status": S.SETUP.value})  # not gated: line 240
+    world.emit(vm, "MIGRATION", {"status": S.SETUP.value})  # not gated: line 240, MIG-EVENT-003
     kind = D.incoming_dispatch(uri, world.build)
     if kind == DEFER and world.profile.deviates("QEMU72-INCOMING-DEFER-UNKNOWN"):
         kind = None  # QEMU 7.2 knows 'defer' only on the command line

@@ -162,7 +162,7 @@ def incoming_load_done(world: World, vm: VM) -> None:
     if not resume_first:
         world.migration_event(vm, S.COMPLETED)
     gs = vm.global_state
-    if runstate is not None:  # global_state_post_load (lines 162-184)
+    if runstate is not None:  # global_state_post_load (lines 162-184, MIG-GLOBAL-003)
         gs.received = True
         gs.runstate = runstate
         gs.state = RunState(runstate)

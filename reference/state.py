@@ -28,7 +28,8 @@ def default_capabilities() -> dict[Capability, bool]:
 
 @dataclass
 class MigrationState:
-    """``MigrationState`` as ``migrate_get_current`` returns it (lines 61-77)."""
+    """``MigrationState`` as ``migrate_get_current`` returns it (lines 61-77); the
+    defaults below are MIG-STATE-001's."""
 
     state: MigrationStatus = MigrationStatus.NONE
     bandwidth_limit: int = C.MAX_THROTTLE
@@ -55,7 +56,8 @@ class MigrationState:
 
 @dataclass
 class GlobalState:
-    """``GlobalState`` (lines 104-112) after ``register_global_state`` (208-214)."""
+    """``GlobalState`` (lines 104-112) after ``register_global_state`` (208-214):
+    empty and not received at start-up (MIG-GLOBAL-004)."""
 
     optional: bool = False
     runstate: str = ""

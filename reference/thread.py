@@ -210,6 +210,7 @@ def _errcheck(world: World, vm: VM, t: MigrationThread) -> None:
         t.initial_time = current_time
         t.initial_bytes = f.pos
     if f.rate_limited():
+        # MIG-THREAD-012: sleep until the end of the current window
         t.wake_us = world.clock_us + (t.initial_time + C.BUFFER_DELAY - current_time) * 1000
     t.pc = "loop_check"
 

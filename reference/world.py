@@ -148,7 +148,8 @@ class World:
 
     def set_state(self, vm: VM, expected: MigrationStatus, trigger: str) -> bool:
         """``migrate_set_state`` from the main loop: swap, then the event
-        (MIG-SETSTATE-001). The main loop holds the big lock, so only the
+        (MIG-SETSTATE-001): one event for a swap that happened, none for one that
+        failed (MIG-EVENT-002). The main loop holds the big lock, so only the
         migration thread could run between the two; see docs/atomicity.md."""
         new = self.cas(vm, expected, trigger)
         if new is None:
@@ -157,8 +158,8 @@ class World:
         return True
 
     def notify(self, vm: VM) -> None:
-        """``notifier_list_notify(&migration_state_notifiers, s)``; the VM keeps
-        the states of its last :data:`NOTIFICATIONS_KEPT` notifications."""
+        """``notifier_list_notify(&migration_state_notifiers, s)`` (MIG-NOTIFY-001);
+        the VM keeps the states of its last :data:`NOTIFICATIONS_KEPT` notifications."""
         vm.notifications.append(str(vm.s.state))
         if len(vm.notifications) > NOTIFICATIONS_KEPT:
             del vm.notifications[0]
