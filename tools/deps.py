@@ -103,8 +103,8 @@ def _freeze(python: Path) -> dict[str, str]:
     return parse_pins("\n".join(lines))
 
 
-def _venv(where: Path) -> Path:
-    status, out = _run([sys.executable, "-m", "venv", str(where)])
+def _venv(where: Path, interpreter: str | None = None) -> Path:
+    status, out = _run([interpreter or sys.executable, "-m", "venv", str(where)])
     if status != 0:
         raise RuntimeError(f"python -m venv failed:\n{out}")
     python = where / "bin" / "python"
@@ -141,10 +141,14 @@ def _checks(python: Path, report: Report) -> None:
                                "seconds": round(time.monotonic() - start, 1), "tail": tail}
 
 
-def cmd_lock(_: argparse.Namespace) -> int:
-    """Resolve ``.[test]`` afresh and write every installed version to the lock."""
+def cmd_lock(args: argparse.Namespace) -> int:
+    """Resolve ``.[test]`` afresh and write every installed version to the lock.
+
+    Resolve with the oldest Python the project runs on (``--python``): a
+    release that needs a newer one (pymdown-extensions 13.1.2 wants 3.11.5)
+    would make the lock uninstallable on Debian 12's python3, 3.11.2."""
     with tempfile.TemporaryDirectory(prefix="migspec-lock-") as tmp:
-        python = _venv(Path(tmp) / "venv")
+        python = _venv(Path(tmp) / "venv", args.python)
         _pip(python, "install", "-e", f"{ROOT}[test]")
         pins = _freeze(python)
         version = subprocess.run([str(python), "-c", "import sys; print(sys.version.split()[0])"],
@@ -200,7 +204,11 @@ def _scratch(mode: str, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tools/deps.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("lock", help="rewrite constraints.txt from a fresh resolution")
+    lock = sub.add_parser("lock", help="rewrite constraints.txt from a fresh resolution")
+    lock.add_argument("--python", metavar="INTERPRETER", default=None,
+                      help="resolve with this Python (default: the one running this script); "
+                      "the lock is made with Debian 12's python3 (3.11.2), the oldest "
+                      "the project supports")
     sub.add_parser("check", help="compare this environment with the lock")
     for mode, text in (("drift", "newest releases of every locked package"),
                        ("lowest", "the runtime libraries' lower bounds")):
