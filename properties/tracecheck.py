@@ -468,12 +468,12 @@ class _Graph:
         for label in labels:
             command: Any = None
             vm = None
-            if label[0] == "engine" and label[3] == "qmp":
+            if label[0] == "engine" and label[3] in ("qmp", "reply"):
                 vm = label[1]
                 command = world.vms[vm].queue[0]
             branches: tuple[str, ...] = ("",)
             if isinstance(command, dict) and command.get("execute") == "migrate" \
-                    and self.env.connect:
+                    and self.env.connect and label[3] == "qmp":
                 branches = self.env.connect
             for outcome in branches:
                 child = clone(world)
