@@ -242,6 +242,10 @@ def deviations() -> str:
         parts.append(f"\n## {d.id}\n\n{d.summary} ({d.requirement}).\n\n{d.reason}\n\n")
         parts.append("Probe:\n\n```json\n")
         parts.append("\n".join(json.dumps(line) for line in d.observed.script) + "\n```\n\n")
+        if d.observed.racy:
+            parts.append(f"A race, recorded from conformance runs: QEMU 7.2 printed this "
+                         f"in {d.observed.racy}; the probe's `step` lines pin it on the "
+                         "reference, a real target runs the probe without them.\n\n")
         parts.append("QEMU 7.2 printed:\n\n```json\n")
         parts.append("\n".join(json.dumps(line) for line in d.observed.lines) + "\n```\n")
     return "".join(parts)

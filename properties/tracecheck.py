@@ -468,12 +468,12 @@ class _Graph:
         for label in labels:
             command: Any = None
             vm = None
-            if label[0] == "engine" and label[3] == "qmp":
+            if label[0] == "engine" and label[3] in ("qmp", "reply"):
                 vm = label[1]
                 command = world.vms[vm].queue[0]
             branches: tuple[str, ...] = ("",)
             if isinstance(command, dict) and command.get("execute") == "migrate" \
-                    and self.env.connect:
+                    and self.env.connect and label[3] == "qmp":
                 branches = self.env.connect
             for outcome in branches:
                 child = clone(world)
@@ -587,7 +587,8 @@ def _beyond_seed(obs: Observation, command: Any, beyond: Any, noted: set[str]
                  ) -> Observation | None:
     """``obs`` without what the profile declares beyond the seed's surface
     (``Profile.beyond`` of the qemu-7.2 profile: events, query-migrate keys at
-    the top and in ``ram``, query-migrate-parameters keys), which the engine
+    the top, in ``ram`` and in ``xbzrle-cache``, query-migrate-parameters
+    keys), which the engine
     does not model; None when nothing is left. What was set aside is noted."""
     if beyond is None:
         return obs
@@ -609,6 +610,11 @@ def _beyond_seed(obs: Observation, command: Any, beyond: Any, noted: set[str]
         extra = frozenset(getattr(beyond, "ram_keys", ()))
         kept["ram"] = {k: v for k, v in ram.items() if k not in extra}
         noted.update(f"query-migrate ram.{k}" for k in ram if k in extra)
+    cache = kept.get("xbzrle-cache")
+    if name == "query-migrate" and isinstance(cache, dict):
+        extra = frozenset(getattr(beyond, "xbzrle_cache_keys", ()))
+        kept["xbzrle-cache"] = {k: v for k, v in cache.items() if k not in extra}
+        noted.update(f"query-migrate xbzrle-cache.{k}" for k in cache if k in extra)
     return {**obs, "reply": {"return": kept}}
 
 

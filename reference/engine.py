@@ -192,7 +192,9 @@ class Engine:
 
     def step_thread_until(self, vm: str, pc: str, limit: int = 100_000) -> None:
         """Step ``vm``'s migration thread until its next region is ``pc`` (a
-        program counter of reference/thread.py), the same in every profile."""
+        program counter of reference/thread.py; ``complete_stop`` and
+        ``complete_save`` occur only in a profile with the qemu-7.2 deviations
+        that split the completion)."""
         if not isinstance(pc, str) or pc not in thread.PROGRAM_COUNTERS:
             raise EngineError(f"step until must be a thread program counter "
                               f"(one of: {', '.join(thread.PROGRAM_COUNTERS)})")

@@ -249,6 +249,29 @@ def dispatch(world: World, vm: VM, cmd: Any) -> Reply:
 
 
 def run_queued(world: World, vm: VM) -> None:
-    """The main loop handles the oldest submitted command."""
-    cmd = vm.queue.pop(0)
-    world.log.append((vm.name, dispatch(world, vm, cmd)))
+    """The main loop handles the oldest submitted command.
+
+    QEMU 7.2 (QEMU72-QMP-REPLY-AFTER-BH) runs the command in a bottom half and
+    answers from the QMP dispatcher coroutine, which the main loop re-enters
+    later: the reply is then a step of its own (:func:`send_reply`), and other
+    main-loop work and the migration thread can run in between. The command
+    stays first in the queue until answered (the dispatcher takes one at a time).
+    """
+    if not world.profile.deviates("QEMU72-QMP-REPLY-AFTER-BH"):
+        cmd = vm.queue.pop(0)
+        world.log.append((vm.name, dispatch(world, vm, cmd)))
+        return
+    try:
+        vm.reply = dispatch(world, vm, vm.queue[0])
+    except BaseException:
+        vm.queue.pop(0)
+        raise
+
+
+def send_reply(world: World, vm: VM) -> None:
+    """The dispatcher coroutine sends the reply of the command the main loop
+    ran (QEMU72-QMP-REPLY-AFTER-BH; qapi/qmp-dispatch.c:257-259 of 7.2)."""
+    assert vm.reply is not None
+    vm.queue.pop(0)
+    world.log.append((vm.name, vm.reply))
+    vm.reply = None

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from migspec.reference import mainloop, thread
-from migspec.reference.qmp import run_queued
+from migspec.reference.qmp import run_queued, send_reply
 from migspec.reference.rounds import RoundJumper
 from migspec.reference.world import Crash, Move, World
 
@@ -50,7 +50,9 @@ def moves(world: World) -> list[Move]:
             if mainloop.join_done(vm):
                 main.append(Move(name, "main", "join"))
         elif now >= vm.bql_until_us:
-            if vm.queue:
+            if vm.reply is not None:
+                main.append(Move(name, "main", "reply"))
+            elif vm.queue:
                 main.append(Move(name, "main", "qmp"))
             for i, c in enumerate(vm.connects):
                 if c.due_us <= now:
@@ -94,6 +96,8 @@ def step(world: World, move: Move) -> None:
             thread.step(world, vm, vm.threads[int(move.task)])
         elif move.task == "qmp":
             run_queued(world, vm)
+        elif move.task == "reply":
+            send_reply(world, vm)
         elif move.task == "join":
             mainloop.cleanup_after_join(world, vm)
         elif move.task == "load":

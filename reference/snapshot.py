@@ -7,6 +7,7 @@ explorer, which extends it step by step).
 
 from __future__ import annotations
 
+import json
 from operator import attrgetter
 from typing import Any, TypeVar
 
@@ -73,7 +74,7 @@ VM_SCALARS = (
 )
 VM_CONTAINERS = (
     "s", "global_state", "blockers", "fds", "ram", "incoming", "bhs", "scheduled_bhs",
-    "connects", "threads", "queue", "notifications",
+    "connects", "threads", "queue", "reply", "notifications",
 )
 _s_scalars = attrgetter(*S_SCALARS)
 _vm_scalars = attrgetter(*VM_SCALARS)
@@ -97,6 +98,7 @@ def _vm_key(vm: VM) -> tuple[Any, ...]:
         tuple([tuple(c.__dict__.values()) for c in vm.connects]),
         tuple([tuple(t.__dict__.values()) for t in vm.threads.values()]),
         len(vm.queue),
+        None if vm.reply is None else json.dumps(vm.reply, sort_keys=True),
         tuple(vm.notifications),
     )
 

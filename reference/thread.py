@@ -11,6 +11,9 @@ emit           532       ``migrate_generate_event`` after any thread CAS
 loop_check     929       reads ``s->state`` without the lock (cancel races it)
 iterate        933-937   decides iterate or complete; iterate takes time
 complete       941-954   holds the big lock while the stream ends (downtime)
+complete_stop  941-948   qemu-7.2 only: ``complete`` is then 7.2's unlocked state read
+                         (QEMU72-COMPLETION-CANCELLING-FAILS); this takes the lock, STOP
+complete_save  949-954   qemu-7.2 only (QEMU72-CANCEL-AFTER-STOP): the save, after STOP
 after_complete 956-966   CAS after the lock is dropped: a cancel can win here
 errcheck       970-1000  file error CAS, bandwidth arithmetic, sleep
 final          1003-1023 under the big lock: end times, restart, schedule cleanup
@@ -29,12 +32,12 @@ from migspec.spec.states import MigrationStatus as S
 #: Every program counter, in the order of the table above (``step until``
 #: takes one of these).
 PROGRAM_COUNTERS = (
-    "begin", "setup_cas", "emit", "loop_check", "iterate", "complete", "after_complete",
-    "errcheck", "final",
+    "begin", "setup_cas", "emit", "loop_check", "iterate", "complete", "complete_stop",
+    "complete_save", "after_complete", "errcheck", "final",
 )
 
 #: Regions that need the big lock.
-LOCKED = frozenset({"complete", "final"})
+LOCKED = frozenset({"complete", "complete_stop", "complete_save", "final"})
 
 #: Bytes qemu_savevm_state_header and the setup sections write (approximate).
 HEADER_BYTES = 64
@@ -93,6 +96,10 @@ def step(world: World, vm: VM, t: MigrationThread) -> None:
         _iterate(world, vm, t)
     elif pc == "complete":
         _complete(world, vm, t)
+    elif pc == "complete_stop":
+        _complete_stop(world, vm, t)
+    elif pc == "complete_save":
+        _complete_save(world, vm, t)
     elif pc == "after_complete":
         f = world.file(vm, 962)
         if t.ret < 0:
@@ -143,6 +150,21 @@ def _sync(world: World, vm: VM) -> None:
 
 def _complete(world: World, vm: VM, t: MigrationThread) -> None:
     """Lines 941-954, under the big lock: stop the guest and end the stream."""
+    if world.profile.deviates("QEMU72-COMPLETION-CANCELLING-FAILS"):
+        # 7.2's migration_completion reads the state before it takes the lock
+        # (a step of its own): 'cancelling' (a cancel came after the thread
+        # chose completion), it neither stops the guest nor saves, and swaps
+        # that state to FAILED; else the locked region follows.
+        if vm.s.state == S.CANCELLING:
+            _cas(world, vm, t, S.CANCELLING, "completion_not_active", "final")
+        else:
+            t.pc = "complete_stop"
+        return
+    _complete_stop(world, vm, t)
+
+
+def _complete_stop(world: World, vm: VM, t: MigrationThread) -> None:
+    """Lines 941-948: wake, store the run state, stop the guest (STOP)."""
     t.start_time = world.ms
     vm.completion_started = True
     if vm.runstate == RunState.SUSPENDED:  # qemu_system_wakeup_request
@@ -158,8 +180,20 @@ def _complete(world: World, vm: VM, t: MigrationThread) -> None:
         ret = 0
     if world.env.completion_error == "vm-stop":
         ret = -5  # bdrv_flush_all failed: -EIO
+    t.ret = ret
+    if ret >= 0 and world.profile.deviates("QEMU72-CANCEL-AFTER-STOP"):
+        # QEMU 7.2 lets the main loop run between the guest's STOP and the
+        # save of its state: a step boundary the seed's region does not have.
+        t.pc = "complete_save"
+        return
+    _complete_save(world, vm, t)
+
+
+def _complete_save(world: World, vm: VM, t: MigrationThread) -> None:
+    """Lines 949-954: the saved state to the stream, the lock held while it
+    goes out (the downtime)."""
     duration = 0
-    if ret >= 0:
+    if t.ret >= 0:
         f = world.file(vm, 950)
         f.xfer_limit = C.INT64_MAX
         world.touch_ram(vm)
@@ -181,7 +215,6 @@ def _complete(world: World, vm: VM, t: MigrationThread) -> None:
             if mode == "file-after-delivery":
                 f.error = -5
         t.complete_ran = True
-    t.ret = ret
     vm.bql_until_us = world.clock_us + duration
     t.wake_us = vm.bql_until_us
     t.pc = "after_complete"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from migspec.reference.environment import Ram
 from migspec.reference.state import GlobalState, Incoming, MigrationState
@@ -77,6 +78,9 @@ class VM:
     bql_until_us: int = 0
     #: Submitted QMP commands not yet handled (the client's outstanding commands).
     queue: list[dict[str, object]] = field(default_factory=list)
+    #: The reply to ``queue[0]``, which the main loop ran and has not answered
+    #: yet (QEMU72-QMP-REPLY-AFTER-BH); None otherwise.
+    reply: dict[str, Any] | None = None
     #: State seen by each ``notifier_list_notify`` call.
     notifications: list[str] = field(default_factory=list)
     #: Why the process ended (exit or crash), or None while it runs.

@@ -72,7 +72,7 @@ class World:
         self._transient()
 
     def _transient(self) -> None:
-        self.table = compile_table(self.profile.repaired)
+        self.table = compile_table(self.profile.repaired, self.profile.deviations)
         #: Triggers fired since the caller last cleared it (explorer coverage).
         self.fired: list[str] = []
 

@@ -4,7 +4,8 @@ This table is the single source for the ``transitions`` machine
 (:mod:`migspec.spec.machine`), the reference engine's compiled table
 (:data:`COMPILED`), the generated documentation and the explorer's coverage.
 A transition's ``profiles`` says in which profiles it exists: the ``fixed``
-profile adds the repairs of seed defects.
+profile adds the repairs of seed defects; a transition of a deviation
+(:mod:`migspec.spec.deviations`) exists only in the profile with that deviation.
 """
 
 from __future__ import annotations
@@ -34,10 +35,14 @@ class TransitionDecl:
     cas: bool = True
     #: The seed defect whose repair adds this transition; None: in the seed.
     repair: str | None = None
+    #: The deviation (spec/deviations.py) that adds this transition; None: in the seed.
+    deviation: str | None = None
 
     @property
     def profiles(self) -> tuple[str, ...]:
         """The named profiles that have this transition."""
+        if self.deviation is not None:
+            return ("qemu-7.2",)
         return ALL_PROFILES if self.repair is None else ("fixed",)
 
 
@@ -152,6 +157,18 @@ TRANSITIONS: tuple[TransitionDecl, ...] = (
         "556-562",
         "MIG-CLEANUP-004",
     ),
+    TransitionDecl(
+        "completion_not_active",
+        (S.CANCELLING,),
+        S.FAILED,
+        Actor.THREAD,
+        "qemu-7.2: a cancel landed after the thread chose completion and before "
+        "migration_completion read the state (7.2 migration.c:3320,3368,3421-3422); the seed "
+        "enters completion without reading it (941)",
+        "936-941",
+        "MIG-THREAD-007",
+        deviation="QEMU72-COMPLETION-CANCELLING-FAILS",
+    ),
 )
 
 TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t.trigger for t in TRANSITIONS))
@@ -168,29 +185,38 @@ def repairs_of(profile: str | frozenset[str]) -> frozenset[str]:
     raise ValueError(f"unknown profile {profile!r}")
 
 
-def transitions_for(profile: str | frozenset[str]) -> tuple[TransitionDecl, ...]:
-    """The transitions that exist in a profile (by name, or by its repairs)."""
+def transitions_for(
+    profile: str | frozenset[str], deviations: frozenset[str] = frozenset()
+) -> tuple[TransitionDecl, ...]:
+    """The transitions that exist in a profile (by name, or by its repairs and
+    deviations)."""
     repaired = repairs_of(profile)
-    return tuple(t for t in TRANSITIONS if t.repair is None or t.repair in repaired)
+    return tuple(t for t in TRANSITIONS
+                 if (t.repair is None or t.repair in repaired)
+                 and (t.deviation is None or t.deviation in deviations))
 
 
-_TABLES: dict[frozenset[str], dict[tuple[S, str], S]] = {}
+_TABLES: dict[tuple[frozenset[str], frozenset[str]], dict[tuple[S, str], S]] = {}
 
 
-def compile_table(profile: str | frozenset[str]) -> dict[tuple[S, str], S]:
+def compile_table(
+    profile: str | frozenset[str], deviations: frozenset[str] = frozenset()
+) -> dict[tuple[S, str], S]:
     """``(source, trigger) -> dest``: the engine's hot-path lookup (cached)."""
-    repaired = frozenset(t.repair for t in transitions_for(profile) if t.repair)
-    cached = _TABLES.get(repaired)
+    decls = transitions_for(profile, deviations)
+    cache_key = (frozenset(t.repair for t in decls if t.repair),
+                 frozenset(t.deviation for t in decls if t.deviation))
+    cached = _TABLES.get(cache_key)
     if cached is not None:
         return cached
     table: dict[tuple[S, str], S] = {}
-    for decl in transitions_for(profile):
+    for decl in decls:
         for src in decl.sources:
             key = (src, decl.trigger)
             if key in table:
                 raise ValueError(f"ambiguous transition {key}")
             table[key] = decl.dest
-    _TABLES[repaired] = table
+    _TABLES[cache_key] = table
     return table
 
 

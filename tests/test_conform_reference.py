@@ -138,12 +138,14 @@ def test_target_syntax() -> None:
 
 def test_expected_outcomes(tmp_path: Path) -> None:
     """An outcome entry excuses exactly the failing runs that ended so; the
-    shipped qemu-7.2 file loads."""
+    shipped qemu-7.2 file loads, empty: its three races are deviations of the
+    profile now (QEMU72-CANCEL-AFTER-STOP, -COMPLETION-CANCELLING-FAILS,
+    -QMP-REPLY-AFTER-BH)."""
     from migspec.properties.conform import expect as E
 
     shipped = Path(E.__file__).parent / "expected" / "qemu-7.2.toml"
     loaded = load(str(shipped), set(SCENARIO_BY_NAME))
-    assert len(loaded.outcomes) == 3 and {o[0] for o in loaded.outcomes} == {None}
+    assert loaded.outcomes == [] and not loaded.requirements and not loaded.scenarios
     path = tmp_path / "e.toml"
     path.write_text('[[expected]]\noutcome = ["a", "b"]\nscenario = "cancel-idle"\n'
                     'reason = "known"\n')

@@ -352,9 +352,11 @@ def test_thread_cas(state: S, fails: bool, expected: S) -> None:
 
 def test_thread_moves_are_the_declared_thread_transitions() -> None:
     """MIG-THREAD-002, MIG-THREAD-006..008: the moves thread_cas makes are exactly
-    the declared transitions whose actor is the migration thread."""
+    the declared transitions whose actor is the migration thread (in the seed:
+    a deviation's thread transition, qemu-7.2's completion_not_active, is
+    another implementation's)."""
     declared = {(src, t.dest) for t in TRANSITIONS if t.actor == Actor.THREAD
-                for src in t.sources}
+                and t.deviation is None for src in t.sources}
     made = {(s, D.thread_cas(s, f)) for s in S for f in BOOLS} - {(s, s) for s in S}
     assert made == declared == {(S.SETUP, S.ACTIVE), (S.ACTIVE, S.COMPLETED),
                                 (S.ACTIVE, S.FAILED)}

@@ -182,3 +182,28 @@ def test_what_is_beyond_the_seed_is_set_aside_from_a_72_reply() -> None:
     assert set(kept["return"]["xbzrle-cache"]) == {
         "cache-size", "bytes", "pages", "cache-miss", "cache-miss-rate", "overflow"}
     assert beyond_seed_dropped({"event": "MIGRATION_PASS", "data": {"pass": 1}}) is None
+
+
+# -- the three races recorded from conform runs on the real QEMU 7.2 ------------------------
+RACES = json.loads((pathlib.Path(__file__).parent / "data" / "qemu72_races.json")
+                   .read_text())["traces"]
+
+
+@pytest.mark.parametrize("ident", sorted(RACES))
+def test_a_recorded_race_needs_its_deviation(ident: str) -> None:
+    """Each race trace the real QEMU 7.2 showed in a conform run (a whole run)
+    is admitted by qemu-7.2 and rejected by qemu-7.2 without that deviation:
+    the deviation's site in the engine is what admits it."""
+    from migspec.properties import tracecheck as T
+    from migspec.properties.conform.drivers import QemuSpec
+    from migspec.properties.conform.processes import Registry
+    from migspec.properties.conform.runner import Runner
+    from migspec.properties.conform.scenarios import SCENARIO_BY_NAME
+
+    race = RACES[ident]
+    runner = Runner(QemuSpec(), QEMU72, Registry())
+    env = runner.environment(SCENARIO_BY_NAME[race["scenario"]])
+    verdict = T.check_trace(race["trace"], env, QEMU72, complete=True)
+    assert verdict.ok, verdict.message()
+    without = replace(QEMU72, name=f"qemu-7.2-{ident}", deviations=QEMU72.deviations - {ident})
+    assert not T.check_trace(race["trace"], env, without, complete=True).ok

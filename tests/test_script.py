@@ -220,11 +220,11 @@ def test_run_time_error_names_file_and_line_and_keeps_earlier_output() -> None:
         (directive("incoming", uri=5), "incoming uri must be a string"),
         (directive("step", task=5), "step task must be a string"),
         (directive("step", until=5), "step until must be a thread program counter (one of: "
-         "begin, setup_cas, emit, loop_check, iterate, complete, after_complete, errcheck, "
-         "final)"),
+         "begin, setup_cas, emit, loop_check, iterate, complete, complete_stop, complete_save, "
+         "after_complete, errcheck, final)"),
         (directive("step", until="after_cmpl"), "step until must be a thread program "
          "counter (one of: begin, setup_cas, emit, loop_check, iterate, complete, "
-         "after_complete, errcheck, final)"),
+         "complete_stop, complete_save, after_complete, errcheck, final)"),
         (directive("step", until="final", actor="main"),
          "step until steps the migration thread: it takes no task, and no actor but 'thread'"),
         (directive("step", until="final", task="2"),

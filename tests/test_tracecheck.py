@@ -531,6 +531,38 @@ def test_what_a_profile_declares_beyond_the_seed_is_set_aside_and_named() -> Non
     _reject(trace, 4)
 
 
+
+def test_xbzrle_cache_keys_beyond_the_seed_are_set_aside() -> None:
+    """QEMU 7.2's query-migrate ``xbzrle-cache`` also has ``encoding-rate``
+    (BeyondSeed.xbzrle_cache_keys): set aside and named like the other
+    beyond-seed keys; undeclared, the reply fails (MIG-QUERY-005)."""
+    from dataclasses import dataclass
+    from types import SimpleNamespace
+
+    @dataclass(frozen=True)
+    class WithBeyond(Profile):
+        beyond: Any = None
+
+    xbzrle_on = {"execute": "migrate-set-capabilities",
+                 "arguments": {"capabilities": [{"capability": "xbzrle", "state": True}]}}
+    env = T.Environment(SMALL_WORLD + (EVENTS_ON, xbzrle_on))
+    cache = {"cache-size": 64 * 1024 * 1024, "bytes": 0, "pages": 0, "cache-miss": 0,
+             "cache-miss-rate": 0.0, "overflow": 0}
+    info = dict(COMPLETED_INFO, **{"xbzrle-cache": dict(cache, **{"encoding-rate": 0.0})})
+    trace = COMPLETED_RUN[:-1] + [ok(info)]
+    declared = SimpleNamespace(events=frozenset(), query_migrate_keys=frozenset(),
+                               ram_keys=frozenset(), parameters=(),
+                               xbzrle_cache_keys=frozenset({"encoding-rate"}))
+    profile = WithBeyond("seed+xbzrle-beyond", frozenset(), "test", beyond=declared)
+    verdict = T.check_trace(trace, env, profile, complete=True)
+    assert verdict.ok, verdict.message()
+    assert verdict.beyond == ["query-migrate xbzrle-cache.encoding-rate"]
+    plain = T.check_trace(trace, env, "seed", complete=True)
+    assert not plain.ok and plain.index == len(trace) - 1
+    same = T.check_trace(COMPLETED_RUN[:-1] + [ok(dict(COMPLETED_INFO, **{"xbzrle-cache": cache}))],
+                         env, "seed", complete=True)
+    assert same.ok, same.message()
+
 # -- traces a real QEMU 7.2 showed ---------------------------------------------------------
 #: Recorded from Debian 12's qemu-system-x86_64 (see the file's "target").
 REAL_72 = json.loads((Path(__file__).parent / "data" / "qemu72_migrate_cancel.json")

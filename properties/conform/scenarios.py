@@ -17,6 +17,7 @@ folder), ``{port}`` (a free loopback port) and ``{jitter}`` (a random delay,
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import random
 from dataclasses import dataclass
@@ -274,6 +275,19 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
+#: Directives that pin the reference's schedule (a probe of a racy deviation
+#: uses them); a real target runs the script without them and its schedule is
+#: whatever happens; trace validation judges it either way.
+SCHEDULING = frozenset({"step"})
+
+
+def probe_scenario(name: str, requirement: str, script: Script) -> Scenario:
+    """A recorded probe (spec/deviations.py) as a scenario: without its
+    :data:`SCHEDULING` lines, on private addresses."""
+    body = tuple(line for line in script if line.get("migspec") not in SCHEDULING)
+    return Scenario(name, (requirement,), _private_uris(body), notes=f"probe of {name}")
+
+
 def _deviation_probes() -> tuple[Scenario, ...]:
     """Probe scripts of the qemu-7.2 deviations (spec/deviations.py), when the
     declarations exist and carry them (``probe`` or ``script``)."""
@@ -288,8 +302,8 @@ def _deviation_probes() -> tuple[Scenario, ...]:
         requirement = getattr(dev, "requirement", None)
         if not script or not isinstance(requirement, str):
             continue
-        out.append(Scenario(f"deviation:{dev.id}", (requirement,),
-                            _private_uris(tuple(script)), notes=f"probe of deviation {dev.id}"))
+        probe = probe_scenario(f"deviation:{dev.id}", requirement, tuple(script))
+        out.append(dataclasses.replace(probe, notes=f"probe of deviation {dev.id}"))
     return tuple(out)
 
 
