@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from migspec.properties.conform.processes import end_by_pid
 
 QEMU = "qemu-system-x86_64"
 
@@ -46,13 +47,7 @@ def _process(argv: list[str], sock: str) -> Iterator[subprocess.Popen[bytes]]:
             time.sleep(0.05)
         yield proc
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        end_by_pid(proc)
         if proc.stderr is not None:
             proc.stderr.close()
 

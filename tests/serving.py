@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +13,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from migspec.properties.conform.processes import end_by_pid
 
 
 @dataclass
@@ -53,13 +53,7 @@ def served(*args: str, timeout: float = 20.0) -> Iterator[Served]:
             raise AssertionError(f"migspec serve did not start: {err}")
         yield Served(proc, json.loads(line))
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        end_by_pid(proc)
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()

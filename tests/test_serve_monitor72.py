@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from migspec.properties.conform.processes import end_by_pid
 from migspec.serve import server
 from migspec.spec.monitor import QEMU_7_2
 
@@ -61,13 +61,7 @@ def _real_qemu(folder: str) -> list[dict[str, Any]]:
             time.sleep(0.05)
         return asyncio.run(_talk(sock))
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        end_by_pid(proc)
 
 
 def _serve_as_72(folder: str, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:

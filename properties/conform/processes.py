@@ -16,6 +16,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -117,3 +118,16 @@ def default_watcher() -> None:
     stays attached to its loop)."""
     if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
         asyncio.set_child_watcher(None)  # type: ignore[arg-type]
+
+
+def end_by_pid(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """End a child started with :class:`subprocess.Popen` by its PID: SIGTERM,
+    then SIGKILL after ``grace`` seconds; reaped either way (tests and
+    benchmarks that start ``migspec serve`` or a QEMU of their own)."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
