@@ -80,8 +80,9 @@ def explore(
                     # (none on fixed, which repairs them all)
                     summary.problems.append(
                         f"{where}: no seed defect {profile} keeps explains it: {v.detail}")
-        declared = list(dict.fromkeys(t.trigger for t in transitions_for(repaired)))
         prof = get_profile(profile)
+        declared = list(dict.fromkeys(
+            t.trigger for t in transitions_for(repaired, prof.deviations)))
         never = [t for t in declared if t not in fired and not prof.deviates(
             UNREACHED_IN_SCENARIOS.get(t, ""))]
         summary.coverage[profile] = {"declared": declared, "never_fired": never}

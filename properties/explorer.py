@@ -252,8 +252,9 @@ _LOW = (1 << 32) - 1
 Succ = list[tuple[int, int, _Move]]
 
 
-def _successors(repaired: frozenset[str]) -> dict[str, frozenset[str]]:
-    table = compile_table(repaired)
+def _successors(repaired: frozenset[str],
+                deviations: frozenset[str]) -> dict[str, frozenset[str]]:
+    table = compile_table(repaired, deviations)
     succ: dict[str, set[str]] = {s.value: set() for s in MigrationStatus}
     for (src, _), dest in table.items():
         succ[src.value].add(dest.value)
@@ -295,7 +296,7 @@ class Explorer:
         #: The scenario's set-up in this profile's commands (one declaration).
         self.setup = adapt(scenario.setup, prof)
         self.profile = self.prof.name
-        self.successors = _successors(self.prof.repaired)
+        self.successors = _successors(self.prof.repaired, self.prof.deviations)
         self._variants: dict[str, Explorer] = {}
         engine = Engine(self.prof)
         setup = "\n".join(json.dumps(line) for line in self.setup)
@@ -677,7 +678,7 @@ class Explorer:
         if keep_graph:
             result.graph = graph
         self._liveness(place_succ, place_first, note)
-        declared = [t.trigger for t in transitions_for(self.base_repaired)]
+        declared = [t.trigger for t in transitions_for(self.base_repaired, self.prof.deviations)]
         result.transitions_declared = list(dict.fromkeys(declared))
         result.transitions_fired = [t for t in result.transitions_declared if t in fired]
         for witness in self.scenario.witnesses:

@@ -42,11 +42,11 @@ def machine_agrees(advance: Advance | None = None) -> CheckResult:
     mismatches: list[str] = []
     pairs = 0
     for profile, prof in PROFILES.items():
-        table = compile_table(prof.repaired)
+        table = compile_table(prof.repaired, prof.deviations)
         for state in MigrationStatus:
             for trigger in TRIGGERS:
                 model = MigrationModel()
-                build_machine(prof.repaired, model)
+                build_machine(prof.repaired, model, prof.deviations)
                 model.state = state.value
                 if hasattr(model, trigger):  # a trigger of another profile
                     getattr(model, trigger)()

@@ -17,7 +17,8 @@ class MigrationModel:
     state: str
 
 
-def _machine_args(profile: str | frozenset[str]) -> dict[str, Any]:
+def _machine_args(profile: str | frozenset[str],
+                  deviations: frozenset[str] = frozenset()) -> dict[str, Any]:
     return {
         "states": [s.value for s in MigrationStatus],
         "transitions": [
@@ -26,21 +27,24 @@ def _machine_args(profile: str | frozenset[str]) -> dict[str, Any]:
                 "source": [s.value for s in d.sources],
                 "dest": d.dest.value,
             }
-            for d in transitions_for(profile)
+            for d in transitions_for(profile, deviations)
         ],
         "initial": MigrationStatus.NONE.value,
         "auto_transitions": False,
     }
 
 
-def build_machine(profile: str | frozenset[str] = "seed", model: Any = None) -> Machine:
-    """A ``transitions.Machine`` whose states and transitions are the declaration's.
+def build_machine(profile: str | frozenset[str] = "seed", model: Any = None,
+                  deviations: frozenset[str] = frozenset()) -> Machine:
+    """A ``transitions.Machine`` whose states and transitions are the declaration's
+    (for a profile: its repairs, by name or as a set, and its deviations).
 
     Triggers that do not apply in the current state are ignored, as a failed
     compare-and-swap in ``migrate_set_state`` is (seed lines 528-534).
     """
     target = model if model is not None else MigrationModel()
-    return Machine(model=target, ignore_invalid_triggers=True, **_machine_args(profile))
+    return Machine(model=target, ignore_invalid_triggers=True,
+                   **_machine_args(profile, deviations))
 
 
 def diagram(profile: str = "seed") -> str:
