@@ -587,7 +587,7 @@ def _beyond_seed(obs: Observation, command: Any, beyond: Any, noted: set[str]
                  ) -> Observation | None:
     """``obs`` without what the profile declares beyond the seed's surface
     (``Profile.beyond`` of the qemu-7.2 profile: events, query-migrate keys at
-    the top and in ``ram``, query-migrate-parameters keys), which the engine
+    the top, in ``ram`` and in ``xbzrle-cache``, query-migrate-parameters keys), which the engine
     does not model; None when nothing is left. What was set aside is noted."""
     if beyond is None:
         return obs
@@ -609,6 +609,11 @@ def _beyond_seed(obs: Observation, command: Any, beyond: Any, noted: set[str]
         extra = frozenset(getattr(beyond, "ram_keys", ()))
         kept["ram"] = {k: v for k, v in ram.items() if k not in extra}
         noted.update(f"query-migrate ram.{k}" for k in ram if k in extra)
+    xbzrle = kept.get("xbzrle-cache")
+    if name == "query-migrate" and isinstance(xbzrle, dict):
+        extra = frozenset(getattr(beyond, "xbzrle_cache_keys", ()))
+        kept["xbzrle-cache"] = {k: v for k, v in xbzrle.items() if k not in extra}
+        noted.update(f"query-migrate xbzrle-cache.{k}" for k in xbzrle if k in extra)
     return {**obs, "reply": {"return": kept}}
 
 

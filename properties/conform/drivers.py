@@ -318,7 +318,10 @@ class RealSession:
     def _note_command(self, vm: str, cmd: dict[str, Any]) -> None:
         name = cmd.get("execute")
         if name == "migrate-set-capabilities":
-            for cap in cmd.get("arguments", {}).get("capabilities", []):
+            args = cmd.get("arguments")
+            listed = args.get("capabilities") if isinstance(args, dict) else None
+            # Any value may come: the monitor refuses what is not a list.
+            for cap in listed if isinstance(listed, list) else []:
                 if isinstance(cap, dict) and cap.get("capability") == "events":
                     self.vms[vm].events_on = bool(cap.get("state"))
         elif name == "migrate":
