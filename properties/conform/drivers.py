@@ -190,6 +190,19 @@ class ReferenceSession:
         """Environment knobs change now."""
         self.engine.set_env({k: v for k, v in directive.items() if k != "migspec"})
 
+    def directive(self, line: dict[str, Any]) -> None:
+        """Any ``migspec run`` directive (``step``, ``tick``, ``feed``,
+        ``trace``, ``vm`` knobs): what has no QMP-level counterpart, which
+        only the reference performs."""
+        import json
+
+        if line.get("migspec") == "step" and "until" in line:
+            raise Unsupported("a step that stops inside an atomic region (until) is finer "
+                              "than the validator's whole steps")
+        for parsed in parse(json.dumps(line), "<scenario>"):
+            run_line(self.engine, parsed)
+        self._drain()
+
 
 @dataclass
 class ReferenceSpec:
