@@ -257,3 +257,30 @@ def test_planted_text_difference_is_caught_on_real_qemu(real_qemu: None) -> None
     with pytest.raises(Violation) as caught:
         run_machine(machine, _REAL)
     assert PLANTED in str(caught.value)
+
+
+def test_a_target_without_observations_is_judged_from_its_calls() -> None:
+    """A target that records no trace: the judge builds it from the machine's
+    sends, the events read after each reply, and the replies."""
+
+    class NoTrace:
+        def __init__(self) -> None:
+            self._target = reference_qemu_72()
+            self.name = "no-trace"
+            self.profile = "qemu-7.2"
+            self.supports_env = self.supports_time = False
+            self.supports_incoming = True
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "observations":
+                raise AttributeError(name)
+            return getattr(self._target, name)
+
+    def factory() -> Target:
+        target: Target = NoTrace()
+        return target
+
+    assert not hasattr(NoTrace(), "observations")
+    machine = machine_for(factory, "NoTraceReference72")
+    run_machine(machine, _FAST)
+    assert machine.fired["migrate"] > 0
