@@ -3,7 +3,12 @@
 - ``ci``: fixed example counts and ``derandomize=True``, so every CI run
   generates the same sequences (and the rule-coverage test is stable);
 - ``nightly``: many more and longer random runs, with the example database;
-- ``dev``: a quick derandomized smoke run (the plugin's own test uses it).
+- ``dev``: a quick derandomized smoke run (the plugin's own test uses it);
+- ``real``: ``ci`` made smaller for real targets (a launched QEMU), whose
+  steps take real time: 100 examples of 40 steps, derandomized, no shrinking
+  (a real run is not replayable step for step; the failing example is
+  reported as found). About 100 s against Debian 12's QEMU 7.2 on 2 cores,
+  where ``ci`` takes about 250 s.
 
 Suites pick the profile named by the environment variable
 ``MIGSPEC_HYPOTHESIS_PROFILE`` (default ``ci``) through :func:`load`, which
@@ -20,6 +25,7 @@ from hypothesis import HealthCheck, Phase, settings
 CI = "ci"
 NIGHTLY = "nightly"
 DEV = "dev"
+REAL = "real"
 ENV_VAR = "MIGSPEC_HYPOTHESIS_PROFILE"
 PREFIX = "migspec-"
 
@@ -52,6 +58,16 @@ PROFILES: dict[str, settings] = {
         database=None,
         deadline=None,
         print_blob=False,
+        suppress_health_check=_SUPPRESSED,
+    ),
+    REAL: settings(
+        max_examples=100,
+        stateful_step_count=40,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
         suppress_health_check=_SUPPRESSED,
     ),
 }

@@ -6,8 +6,8 @@ Installed through the ``pytest11`` entry point (or loaded with
 - ``--migspec-target=MODULE:FACTORY``: a callable returning a
   :class:`~migspec.properties.targets.Target` (default: the reference engine,
   seed profile, ``migspec.properties.targets:reference_seed``);
-- ``--migspec-hypothesis-profile=NAME``: ``ci`` (default), ``nightly`` or
-  ``dev`` (else ``$MIGSPEC_HYPOTHESIS_PROFILE``);
+- ``--migspec-hypothesis-profile=NAME``: ``ci`` (default), ``nightly``,
+  ``dev`` or ``real`` (else ``$MIGSPEC_HYPOTHESIS_PROFILE``);
 - the fixtures ``migspec_target_factory`` (the factory) and
   ``migspec_target`` (a fresh target from it).
 
@@ -48,7 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store",
         default=None,
         metavar="NAME",
-        help="Hypothesis profile of the migspec suites: ci, nightly or dev "
+        help="Hypothesis profile of the migspec suites: ci, nightly, dev or real "
         "(default: $MIGSPEC_HYPOTHESIS_PROFILE, else ci)",
     )
 

@@ -21,6 +21,23 @@ Each rule checks the reply and the events against
 requirement IDs, :data:`INVARIANT_REQUIREMENTS`) send the query commands after
 a step whenever what they observe may have changed, while the model is steady.
 
+Targets that claim a profile the model does not predict (it predicts
+``seed`` and ``fixed``; ``qemu-7.2`` is a set of deviations the reference
+engine applies) are judged differently (:func:`judged_by_trace`): every
+rule's command goes out as usual and :class:`TraceJudge` validates the whole trace recorded so far
+(the target's :meth:`observations`, in wire order) with
+:func:`migspec.properties.tracecheck.check_trace` under the profile the target
+claims, after every step and at the end of each example: the reference engine
+(with the profile's deviations of spec/deviations.py, ``qemu-7.2`` included)
+is the oracle, so nothing of a profile is declared twice. Deterministic
+outcomes (settings, queries, refusals, errors) have one admitted reply; racy
+ones (a migration running in real time on a launched QEMU) any the engine
+admits under some schedule. The rules that need environment knobs or control
+of time do not run on such targets (the validator is told of neither), and a
+command the trace cannot hold or the target cannot send (qemu.qmp sends only
+objects with a string ``execute``, and no NaN) is skipped
+(:attr:`TargetMachine.skipped`).
+
 Usage against a factory: ``run_machine(machine_for(factory), settings)``.
 """
 
@@ -49,12 +66,15 @@ from migspec.properties.model import (
     IDLE,
     Model,
     Violation,
+    qmp_layer,
+    qmp_requirement,
     strip_event,
 )
 from migspec.properties.targets import Target, TargetFactory
+from migspec.properties.targets import Unsupported as TargetUnsupported
 from migspec.spec import constants as C
 from migspec.spec.capabilities import Capability
-from migspec.spec.commands import COMMANDS, ArgType
+from migspec.spec.commands import COMMAND_BY_NAME, COMMANDS, ArgType
 from migspec.spec.parameters import PARAMETERS
 from migspec.spec.runstates import RunState
 from migspec.spec.states import IN_PROGRESS
@@ -247,6 +267,130 @@ def _bad_argument_cases() -> tuple[tuple[str, dict[str, Any]], ...]:
 BAD_ARGUMENT_CASES = _bad_argument_cases()
 
 
+#: The profiles :class:`~migspec.properties.model.Model` predicts.
+MODEL_PROFILES = ("seed", "fixed")
+
+
+def judged_by_trace(target: Target) -> bool:
+    """The machines judge ``target`` by trace validation (:class:`TraceJudge`)
+    rather than by the model: it claims a profile the model does not predict
+    (``qemu-7.2``: the engine holds its deviations, the model does not)."""
+    return target.profile not in MODEL_PROFILES
+
+
+#: Connect outcomes a ``migrate`` may take on a judged target: nothing listens
+#: on the machines' addresses, so a socket connect is refused, at once or later.
+JUDGE_CONNECT = ("auto", "refused", "delayed-refused")
+#: Observations shown around a rejected one in a violation's message.
+_CONTEXT = 6
+
+
+class TraceJudge:
+    """Validates what a target showed against the profile it claims.
+
+    The trace is the target's own :meth:`observations` (wire order) where it
+    has them; otherwise the judge records it from the machine's calls (each
+    send, then the events read after the reply, then the reply: an
+    approximation of wire order for targets that cannot say better). Each
+    :meth:`check` validates the whole trace of the current process as a
+    prefix of a run (:func:`~migspec.properties.tracecheck.check_trace`) in the
+    validator's small instant world (:data:`~migspec.properties.tracecheck.SMALL_SETUP`,
+    statistics are not compared) with :data:`JUDGE_CONNECT`.
+    """
+
+    def __init__(self, target: Target) -> None:
+        from migspec.properties import tracecheck as tc
+
+        self.target = target
+        self.profile = target.profile
+        self.env = tc.Environment(setup=tc.SMALL_SETUP, connect=JUDGE_CONNECT)
+        self._own: list[dict[str, Any]] | None = (
+            None if callable(getattr(target, "observations", None)) else [])
+        self.vm = "source"
+        self._checked = 0
+        #: Why this process's trace is no longer judged (the validator reached
+        #: its search bound, or met a request beyond the profile's model).
+        self.undecided: str | None = None
+
+    def started(self, incoming: str | None) -> None:
+        """The target was (re)started: a new trace."""
+        self._checked = 0
+        self.undecided = None
+        self.vm = "source" if incoming is None else "destination"
+        if self._own is not None:
+            self._own = [{"vm": self.vm, "start": {"incoming": incoming, "paused": False}}]
+            self._own += [{"vm": self.vm, **e} for e in self.target.events()]
+
+    def sent(self, cmd: Any, reply: Any) -> None:
+        """Record one command and its reply (targets without observations)."""
+        if self._own is None:
+            return
+        self._own.append({"vm": self.vm, "send": cmd})
+        self._own += [{"vm": self.vm, **e} for e in self.target.events()]
+        if reply is not None:
+            self._own.append({"vm": self.vm, "reply": reply})
+        elif not self.target.alive():
+            self._own.append({"vm": self.vm, "exited": "no reply"})
+
+    def trace(self) -> list[dict[str, Any]]:
+        """The current process's trace."""
+        if self._own is None:
+            observed: list[dict[str, Any]] = self.target.observations()  # type: ignore[attr-defined]
+            return observed
+        return list(self._own)
+
+    def check(self) -> None:
+        """Validate the trace so far; :class:`Violation` naming the requirement
+        of the first observation the profile does not admit."""
+        from migspec.properties import tracecheck as tc
+
+        trace = self.trace()
+        if self.undecided is not None or len(trace) == self._checked:
+            return
+        verdict = tc.check_trace(trace, self.env, self.profile)
+        if verdict.ok:
+            self._checked = len(trace)
+            return
+        if verdict.bounded or verdict.unsupported:
+            self.undecided = (f"validator search bound reached at {len(trace)} observations"
+                              if verdict.bounded else "; ".join(verdict.unsupported))
+            TargetMachine.undecided[self.undecided] += 1
+            return
+        index = len(trace) if verdict.index is None else verdict.index
+        lo = max(0, index - _CONTEXT)
+        shown = "\n".join(f"  {i}: {trace[i]!r:.300}" for i in range(lo, min(index + 1,
+                                                                               len(trace))))
+        raise Violation(self.requirement(trace, index),
+                        f"{self.target.name} as {self.profile} (trace validation): "
+                        f"{verdict.message()[:1500]}\n{shown}")
+
+    @staticmethod
+    def requirement(trace: Sequence[dict[str, Any]], index: int) -> str:
+        """The requirement an observation rests on: a reply, its command's (a
+        QMP-layer refusal MIG-QMP-001..003); an event, MIG-EVENT-003 before the
+        first command of the process, else MIG-EVENT-002; an exit MIG-SAFETY-001."""
+        if index >= len(trace):
+            return "MIG-LIVE-001"
+        obs = trace[index]
+        vm = obs.get("vm", "source")
+        mine = [o for o in trace[:index] if o.get("vm", "source") == vm]
+        if "exited" in obs:
+            return "MIG-SAFETY-001"
+        if "event" in obs:
+            return "MIG-EVENT-002" if any("send" in o for o in mine) else "MIG-EVENT-003"
+        if "reply" not in obs:
+            return "MIG-EVENT-002"
+        sends = [o["send"] for o in mine if "send" in o]
+        replies = sum(1 for o in mine if "reply" in o)
+        cmd = sends[replies] if replies < len(sends) else None
+        err, parsed, echoed = qmp_layer(cmd)
+        if err is not None:
+            return qmp_requirement(err, echoed)
+        assert parsed is not None
+        decl = COMMAND_BY_NAME.get(parsed.decl.name)
+        return decl.requirement if decl is not None else "MIG-QMP-001"
+
+
 class TargetMachine(RuleBasedStateMachine):
     """The rules and invariants; :func:`machine_for` binds a target factory.
 
@@ -255,6 +399,10 @@ class TargetMachine(RuleBasedStateMachine):
 
     factory: ClassVar[TargetFactory]
     fired: ClassVar[Counter[str]]
+    #: Judged targets: rule runs whose command the target could not send.
+    skipped: ClassVar[Counter[str]] = Counter()
+    #: Judged targets: why a process's trace stopped being judged, and how often.
+    undecided: ClassVar[Counter[str]] = Counter()
 
     #: Choose each step's rule uniformly among the enabled ones
     #: (:func:`_install_flat_rule_choice`) instead of Hypothesis's swarm selection.
@@ -265,7 +413,13 @@ class TargetMachine(RuleBasedStateMachine):
         if type(self).flat_rules:
             _install_flat_rule_choice(self)
         self.target: Target = type(self).factory()
-        self.model = Model(self.target.profile, frozen_time=self.target.supports_time)
+        #: Set for targets judged by trace validation (:func:`judged_by_trace`);
+        #: the model then only carries the role and run state the
+        #: preconditions read (the seed's, whatever the target claims).
+        self.judge = TraceJudge(self.target) if judged_by_trace(self.target) else None
+        self.model = Model(self.target.profile if self.judge is None else "seed",
+                           frozen_time=self.target.supports_time)
+        self._dirty = False
         self.role = "source"
         self.ram: int | None = None
         self._checked_version = -1
@@ -274,18 +428,50 @@ class TargetMachine(RuleBasedStateMachine):
 
     # -- plumbing -------------------------------------------------------------------------
     def run(self, cmd: Any) -> Any:
-        """Send ``cmd``, check reply and events against the model; the reply."""
+        """Send ``cmd``, check reply and events against the model (or, on a
+        judged target, the trace so far against the profile); the reply."""
+        if self.judge is not None:
+            return self._run_judged(cmd)
         reply = self.target.execute(cmd)
         self.model.command(cmd, reply, self.target.events())
         return reply
 
+    def _run_judged(self, cmd: Any) -> Any:
+        if not isinstance(cmd, dict):
+            type(self).skipped[_show_kind(cmd)] += 1  # a trace holds command objects
+            return None
+        if _environment_decides(cmd):
+            type(self).skipped[_show_kind(cmd) + " (the environment decides)"] += 1
+            return None
+        try:
+            reply = self.target.execute(cmd)
+        except TargetUnsupported:
+            type(self).skipped[_show_kind(cmd)] += 1
+            return None
+        assert self.judge is not None
+        self.judge.sent(cmd, reply)
+        name = cmd.get("execute") if isinstance(cmd, dict) else None
+        if isinstance(reply, dict) and "return" in reply and not (
+                isinstance(name, str) and name.startswith("query-")):
+            self._dirty = True
+        self.judge.check()
+        return reply
+
     @property
     def alive(self) -> bool:
+        if self.judge is not None:
+            return self.target.alive()
         return self.model.state.alive
 
     def _start(self) -> None:
         incoming = "defer" if self.role == "incoming" else None
         self.target.reset(incoming=incoming)
+        if self.judge is not None:
+            self.model.reset(incoming, None)  # the role, for the preconditions
+            self.judge.started(incoming)
+            self.judge.check()
+            self._dirty = True
+            return
         if self.target.supports_env and self.ram is not None:
             self.target.set_env({"ram_bytes": self.ram})
         expected = self.model.reset(incoming, self.ram)
@@ -314,14 +500,16 @@ class TargetMachine(RuleBasedStateMachine):
 
     # -- conditions ----------------------------------------------------------------------
     def _certain(self) -> bool:
+        if self.judge is not None:
+            return True
         return self.model.steady()
 
     def _can_migrate(self) -> bool:
         """migrate is predictable: certain, or refused for sure (every possible
         status is in progress); and a migration would finish quickly."""
         m = self.model.state
-        if not self.alive:
-            return True  # a process that exited answers nothing
+        if not self.alive or self.judge is not None:
+            return True  # a process that exited answers nothing; the judge admits any
         if not self.model.steady():
             return all(s in IN_PROGRESS for s in m.statuses)
         return self._converges() and m.runstate is not None
@@ -344,10 +532,10 @@ class TargetMachine(RuleBasedStateMachine):
         return self._converges() or not (m.statuses & {S.SETUP, S.ACTIVE})
 
     def _env(self) -> bool:
-        return self.target.supports_env
+        return self.target.supports_env and self.judge is None
 
     def _time(self) -> bool:
-        return self.target.supports_time
+        return self.target.supports_time and self.judge is None
 
     # -- set-up ---------------------------------------------------------------------------
     @initialize(role=st.sampled_from(("source", "source", "incoming")),
@@ -360,7 +548,7 @@ class TargetMachine(RuleBasedStateMachine):
         if role == "incoming" and not self.target.supports_incoming:
             role = "source"
         self.role = role
-        self.ram = ram if self.target.supports_env else None
+        self.ram = ram if self._env() else None
         self._start()
 
     @action(role=("source", "incoming"), ram=RAM_SIZES)
@@ -417,7 +605,7 @@ class TargetMachine(RuleBasedStateMachine):
         at once (MIG-CANCEL-001) and/or run to the end. On targets with
         environment control ``faults`` first sets the channel and completion
         errors (MIG-THREAD-006..010)."""
-        if faults is not None and self.target.supports_env:
+        if faults is not None and self._env():
             channel_error, completion_error = faults
             self.target.set_env({"channel_error": channel_error,
                                  "completion_error": completion_error})
@@ -433,7 +621,7 @@ class TargetMachine(RuleBasedStateMachine):
         self.run(_cmd("migrate", args))
         if then.startswith("cancel") and self.alive:
             self.run(_cmd("migrate_cancel"))
-        if then.endswith("settle") and self.target.supports_time and self.alive \
+        if then.endswith("settle") and self._time() and self.alive \
                 and self._settles_quickly():
             self._settle()
 
@@ -694,6 +882,13 @@ class TargetMachine(RuleBasedStateMachine):
         if stray:
             raise Violation("MIG-EVENT-002", f"events nobody caused: {stray}")
 
+    def teardown(self) -> None:
+        """On a judged target: the events that came after the last step are
+        validated too."""
+        if self.judge is not None:
+            self.target.events()
+            self.judge.check()
+
     def _observed(self, name: str) -> object:
         """What check ``name`` reads of the model (it re-runs when that changes)."""
         m = self.model.state
@@ -714,7 +909,18 @@ class TargetMachine(RuleBasedStateMachine):
         """Run the checks of :data:`INVARIANT_REQUIREMENTS` while the model is
         steady: all of them after time passed, the environment changed or the
         process restarted; after a command, those whose observed part of the
-        model changed."""
+        model changed. On a judged target: the queries after every step in
+        which a command was accepted (or the process restarted), then the
+        trace so far is validated."""
+        if self.judge is not None:
+            if self._dirty and self.alive:
+                self._dirty = False
+                for name in INVARIANT_REQUIREMENTS:
+                    if name != "inv_no_stray_events":
+                        getattr(self, name)()
+            self.target.events()
+            self.judge.check()
+            return
         if not self.model.steady():
             return
         if self.model.version == self._checked_version:
@@ -728,6 +934,31 @@ class TargetMachine(RuleBasedStateMachine):
                 self._seen[name] = self._observed(name)
         self._checked_version = self.model.version
         self._checked_epoch = self.model.epoch
+
+
+#: Incoming URI schemes whose stream comes from the process's surroundings
+#: (a command's output, an inherited descriptor): on a real target what
+#: arrives there (here: end of file at once, and the destination exits) is
+#: the environment's choice, which the validator cannot be told.
+ENVIRONMENT_STREAMS = ("exec:", "fd:")
+
+
+def _environment_decides(cmd: Any) -> bool:
+    """A judged target's outcome of ``cmd`` rests on what its environment
+    does, not on the spec (``migrate-incoming`` on :data:`ENVIRONMENT_STREAMS`)."""
+    if not isinstance(cmd, dict) or cmd.get("execute") != "migrate-incoming":
+        return False
+    args = cmd.get("arguments")
+    uri = args.get("uri") if isinstance(args, dict) else None
+    return isinstance(uri, str) and uri.startswith(ENVIRONMENT_STREAMS)
+
+
+def _show_kind(cmd: Any) -> str:
+    """A short name of a command object for :attr:`TargetMachine.skipped`."""
+    name = cmd.get("execute") if isinstance(cmd, dict) else None
+    if isinstance(name, str):
+        return name
+    return f"<{type(cmd).__name__} command object>"
 
 
 def machine_for(factory: TargetFactory, name: str = "TargetMachine",
@@ -781,15 +1012,17 @@ def run_machine(machine: type[TargetMachine], settings: Settings) -> None:
 
 def rules_for(target: Target) -> list[str]:
     """The rules a target's capabilities let fire."""
-    have = {"": True, "env": target.supports_env, "time": target.supports_time,
-            "incoming": target.supports_env and target.supports_time
-            and target.supports_incoming}
+    judged = judged_by_trace(target)
+    env = target.supports_env and not judged
+    time = target.supports_time and not judged
+    have = {"": True, "env": env, "time": time,
+            "incoming": env and time and target.supports_incoming}
     needs_time = {"settle", "advance"}
     out = []
     for rule_name, needs in RULES.items():
         if not have[needs]:
             continue
-        if rule_name in needs_time and not target.supports_time:
+        if rule_name in needs_time and not time:
             continue
         out.append(rule_name)
     return out

@@ -198,12 +198,12 @@ def test_a_detector_error_is_an_error_not_a_catch() -> None:
 
 def test_a_bad_mutants_profile_is_refused_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
     """MIGSPEC_MUTANTS_PROFILE=nope: refused before any mutant runs, naming
-    the known profiles (properties/hypothesis_profiles.py: ci, dev, nightly)."""
+    the known profiles (properties/hypothesis_profiles.py: ci, dev, nightly, real)."""
     monkeypatch.setenv("MIGSPEC_MUTANTS_PROFILE", "nope")
     with pytest.raises(ValueError) as caught:
         mutants.default_detectors()
     assert str(caught.value) == (
-        "MIGSPEC_MUTANTS_PROFILE='nope': unknown Hypothesis profile (known: ci, dev, nightly)"
+        "MIGSPEC_MUTANTS_PROFILE='nope': unknown Hypothesis profile (known: ci, dev, nightly, real)"
     )
 
 
@@ -219,7 +219,7 @@ def test_migspec_mutants_refuses_a_bad_profile() -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == ("migspec mutants: MIGSPEC_MUTANTS_PROFILE='nope': unknown "
-                           "Hypothesis profile (known: ci, dev, nightly)\n")
+                           "Hypothesis profile (known: ci, dev, nightly, real)\n")
 
 
 def test_migspec_mutants_reports_a_detector_error(

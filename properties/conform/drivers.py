@@ -190,6 +190,19 @@ class ReferenceSession:
         """Environment knobs change now."""
         self.engine.set_env({k: v for k, v in directive.items() if k != "migspec"})
 
+    def directive(self, line: dict[str, Any]) -> None:
+        """Any ``migspec run`` directive (``step``, ``tick``, ``feed``,
+        ``trace``, ``vm`` knobs): what has no QMP-level counterpart, which
+        only the reference performs."""
+        import json
+
+        if line.get("migspec") == "step" and "until" in line:
+            raise Unsupported("a step that stops inside an atomic region (until) is finer "
+                              "than the validator's whole steps")
+        for parsed in parse(json.dumps(line), "<scenario>"):
+            run_line(self.engine, parsed)
+        self._drain()
+
 
 @dataclass
 class ReferenceSpec:
@@ -318,7 +331,10 @@ class RealSession:
     def _note_command(self, vm: str, cmd: dict[str, Any]) -> None:
         name = cmd.get("execute")
         if name == "migrate-set-capabilities":
-            for cap in cmd.get("arguments", {}).get("capabilities", []):
+            args = cmd.get("arguments")
+            listed = args.get("capabilities") if isinstance(args, dict) else None
+            # Any value may come: the monitor refuses what is not a list.
+            for cap in listed if isinstance(listed, list) else []:
                 if isinstance(cap, dict) and cap.get("capability") == "events":
                     self.vms[vm].events_on = bool(cap.get("state"))
         elif name == "migrate":

@@ -8,6 +8,19 @@ Within what a real target supports: no environment knobs and no control of
 time (``supports_env``/``supports_time`` False); ``reset(incoming=URI)``
 launches a destination with ``-incoming URI`` (``qemu`` targets only). Each
 call is bounded by the session's timeout; a process that died answers None.
+A command object qemu.qmp cannot send (not an object, no string ``execute``)
+raises the protocol's ``Unsupported``.
+
+Such targets are judged by trace validation: :meth:`RealTarget.observations`
+is the wire-order trace of the current process (sends, replies, events, its
+start and exit), which the state machines validate with
+:func:`migspec.properties.tracecheck.check_trace` under the profile the
+target claims (:func:`qemu_seed`: ``seed``; :func:`qemu_72`: ``qemu-7.2``).
+The fixed addresses the machines use are made private per process (a
+listener binds loopback or a unix socket in the run's folder only:
+``tcp:0:4444`` and ``tcp:127.0.0.1:4444`` become a free loopback port,
+``unix:/tmp/...`` the run's folder) and the trace shows them canonically,
+as the conformance harness records them.
 Processes are ended by PID at the next reset, at :meth:`RealTarget.close`,
 when the factory makes the next target (the state machines make one per
 example and never close it), and at interpreter exit.
@@ -17,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import math
+import random
 import shutil
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +46,8 @@ from migspec.properties.conform.drivers import (
 )
 from migspec.properties.conform.observe import DESTINATION, SOURCE
 from migspec.properties.conform.processes import Registry
+from migspec.properties.conform.runner import _canonical
+from migspec.properties.conform.scenarios import _private_uris, instantiate
 from migspec.properties.targets import Event, Reply, Target
 from migspec.properties.targets import Unsupported as TargetUnsupported
 from migspec.reference.profiles import get_profile
@@ -58,6 +75,17 @@ def _made(target: RealTarget) -> RealTarget:
         _LAST.pop().close()
     _LAST.append(target)
     return target
+
+
+def _not_json(value: Any) -> bool:
+    """``value`` holds a float JSON cannot write (NaN, +/-Infinity)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_not_json(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_not_json(v) for v in value)
+    return False
 
 
 class RealTarget:
@@ -90,6 +118,12 @@ class RealTarget:
         self._registry.end_all_now()
         atexit.unregister(self._registry.end_all_now)
 
+    def _private(self, value: Any) -> Any:
+        """``value`` with the machines' fixed addresses made private to this run."""
+        assert self._session is not None
+        line = _private_uris(({"v": value},))[0]
+        return instantiate((line,), self._session.placeholders(), random.Random(0))[0]["v"]
+
     def reset(self, incoming: str | None = None) -> None:
         """A fresh process (a destination with ``-incoming`` when asked)."""
         if self._session is not None:
@@ -97,7 +131,7 @@ class RealTarget:
         self._session = self.spec.session(get_profile(self.profile), MODEL_RAM, self._registry)
         self._vm = SOURCE if incoming is None else DESTINATION
         try:
-            self._run(self._session.start(self._vm, incoming, False))
+            self._run(self._session.start(self._vm, self._private(incoming), False))
         except Unsupported as why:
             raise TargetUnsupported(str(why)) from None
         except Unresolved:
@@ -107,8 +141,12 @@ class RealTarget:
     def execute(self, cmd: Any) -> Reply | None:
         """Send one command; its reply, or None if the process is gone."""
         assert self._session is not None
+        if _not_json(cmd):
+            # QEMU answers JSON it cannot parse with an error without an id,
+            # which qemu.qmp takes for a broken connection.
+            raise TargetUnsupported("NaN and Infinity are not JSON; qemu.qmp cannot send them")
         try:
-            reply: Reply | None = self._run(self._session.execute(self._vm, cmd))
+            reply: Reply | None = self._run(self._session.execute(self._vm, self._private(cmd)))
         except Unsupported as why:
             raise TargetUnsupported(str(why)) from None
         except Unresolved:
@@ -128,6 +166,15 @@ class RealTarget:
                for o in trace[self._read:] if o["vm"] == self._vm and "event" in o]
         self._read = len(trace)
         return out
+
+    def observations(self) -> list[dict[str, Any]]:
+        """The current process's trace in wire order (tracecheck's format),
+        its private addresses written canonically (``/run/migspec``, port 4444)."""
+        assert self._session is not None
+        self._run(asyncio.sleep(0))
+        trace: list[dict[str, Any]] = _canonical(list(self._session.trace),
+                                                 self._session.placeholders())
+        return trace
 
     def alive(self) -> bool:
         """The process has not exited."""
@@ -160,6 +207,13 @@ def qemu_seed() -> Target:
     """Factory: a launched ``qemu-system-x86_64`` (TCG) judged as ``seed``."""
     binary = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
     return _made(RealTarget(QemuSpec(binary, ram_mib=128), "seed"))
+
+
+def qemu_72() -> Target:
+    """Factory: a launched ``qemu-system-x86_64`` (TCG) judged as ``qemu-7.2``
+    (Debian 12's QEMU, the profile of spec/deviations.py)."""
+    binary = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
+    return _made(RealTarget(QemuSpec(binary, ram_mib=128), "qemu-7.2"))
 
 
 def qmp_target(address: str, profile: str = "seed") -> Target:

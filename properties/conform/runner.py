@@ -18,7 +18,7 @@ from migspec.properties.conform.drivers import Session, TargetSpec, Unresolved, 
 from migspec.properties.conform.expect import Expectations
 from migspec.properties.conform.observe import DESTINATION, SOURCE, Trace
 from migspec.properties.conform.processes import Registry
-from migspec.properties.conform.scenarios import Scenario, Script, instantiate
+from migspec.properties.conform.scenarios import NOT_JUDGED, Scenario, Script, instantiate
 from migspec.reference.profiles import Profile
 from migspec.spec.defects import DEFECTS
 from migspec.spec.requirements import REQUIREMENT_BY_ID
@@ -90,7 +90,7 @@ def plan(script: Script, target: TargetSpec) -> Plan:
         i += 1
     for line in script[i:]:
         name = line.get("migspec")
-        if name in HIDDEN:
+        if name in HIDDEN and target.real:
             raise Unsupported(f"the {name} directive has no QMP-level counterpart")
         if name == "env" and target.real:
             raise Unsupported("env knobs cannot change during a run on a real target")
@@ -124,7 +124,9 @@ async def drive(session: Session, body: Script, paused: bool) -> None:
             values = {k: v for k, v in line.items() if k not in ("migspec", "vm")}
             state = values.get("runstate")
             if set(values) != {"runstate"} or state not in ("paused", "running"):
-                raise Unsupported(f"vm {values} has no QMP counterpart during a run")
+                await _directive(session, line, f"vm {values} has no QMP counterpart "
+                                 "during a run")
+                continue
             await session.execute(line.get("vm", SOURCE),
                                   {"execute": "stop" if state == "paused" else "cont"})
         elif name == "settle":
@@ -134,7 +136,18 @@ async def drive(session: Session, body: Script, paused: bool) -> None:
         elif name == "env":
             session.configure(line)
         else:
-            raise Unsupported(f"the {name} directive has no QMP-level counterpart")
+            await _directive(session, line,
+                             f"the {name} directive has no QMP-level counterpart")
+
+
+async def _directive(session: Session, line: dict[str, Any], why: str) -> None:
+    """A directive only a session with a ``directive`` method performs (the
+    reference: ``step``, ``tick``, ``feed``, ``trace``, ``vm`` knobs);
+    Unsupported naming ``why`` elsewhere."""
+    perform = getattr(session, "directive", None)
+    if perform is None:
+        raise Unsupported(why)
+    perform(line)
 
 
 # -- results ---------------------------------------------------------------------------
@@ -420,8 +433,9 @@ def _worst(verdicts: Any) -> str:
 def requirement_verdicts(results: Sequence[ScenarioResult]) -> dict[str, tuple[str, str]]:
     """Every requirement ID: the worst verdict of the scenarios judging it,
     and which scenario decided it."""
-    out: dict[str, tuple[str, str]] = {rid: (UNTESTED, "no scenario judges it")
-                                       for rid in REQUIREMENT_BY_ID}
+    out: dict[str, tuple[str, str]] = {
+        rid: (UNTESTED, f"no scenario judges it: {NOT_JUDGED[rid]}" if rid in NOT_JUDGED
+              else "no scenario judges it") for rid in REQUIREMENT_BY_ID}
     for res in results:
         for rid in res.scenario.requirements:
             current = out.get(rid, (UNTESTED, ""))
