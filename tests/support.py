@@ -7,8 +7,12 @@ derived there from the seed (migration.c at 6775e2c4).
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterable
 from typing import Any
+
+import pytest
 
 from migspec.reference.engine import Engine
 
@@ -209,3 +213,15 @@ def migrate_vm_stop_error(eng: Engine) -> None:
     eng.set_env({"completion_error": "vm-stop"})
     assert ret(eng, "migrate", {"uri": EXEC_URI}) == {}
 
+
+def need_program(name: str, missing: str | None = None) -> str:
+    """The path of program ``name``; without it (or with ``missing``, a reason
+    it cannot be used) the test is skipped, and fails under ``CI=true``: CI
+    installs everything the tests need, so a skip there would hide a check."""
+    path = shutil.which(name) if name and missing is None else None
+    if path is not None:
+        return path
+    why = missing or f"{name} is not installed"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {why}")
+    pytest.skip(why)

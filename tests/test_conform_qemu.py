@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import need_program
 
 from migspec.cli import main
 
@@ -22,10 +23,7 @@ QEMU = shutil.which("qemu-system-x86_64")
 
 
 def _need_qemu() -> None:
-    if QEMU is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("qemu-system-x86_64 is missing on CI")
-        pytest.skip("qemu-system-x86_64 is not installed")
+    need_program("qemu-system-x86_64")
 
 
 def _run(tmp_path: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]

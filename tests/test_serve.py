@@ -25,6 +25,7 @@ import pytest
 from qemu.qmp import QMPClient
 from qemu.qmp.qmp_client import ExecuteError
 from serving import Raw, served
+from support import need_program
 
 GREETING_24 = {"QMP": {"version": {"qemu": {"micro": 0, "minor": 4, "major": 2}, "package": ""},
                        "capabilities": []}}
@@ -365,11 +366,7 @@ def test_socat_raw_bytes_match_migspec_run(folder: str) -> None:
     comes back is what `migspec run` prints for the same script (after the
     greeting and the negotiation reply; timestamps aside), each line ending
     with CR LF."""
-    socat = shutil.which("socat")
-    if socat is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("socat is missing on CI")
-        pytest.skip("socat is not installed")
+    socat = need_program("socat")
     data = "".join(json.dumps(o) + "\n" for o in [{"execute": "qmp_capabilities"},
                                                     *SOCAT_SCRIPT])
     with served("--socket", f"{folder}/q.sock", "--manual-time") as srv:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import time
 from typing import Any
 
 import pytest
+from support import need_program
 
 from migspec.properties.conform.processes import end_by_pid
 from migspec.serve import server
@@ -45,11 +45,7 @@ async def _talk(path: str) -> list[dict[str, Any]]:
 
 
 def _real_qemu(folder: str) -> list[dict[str, Any]]:
-    qemu = shutil.which("qemu-system-x86_64")
-    if qemu is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("qemu-system-x86_64 is missing on CI")
-        pytest.skip("qemu-system-x86_64 is not installed")
+    qemu = need_program("qemu-system-x86_64")
     sock = f"{folder}/qemu.sock"
     proc = subprocess.Popen([qemu, "-nodefaults", "-display", "none", "-machine", "none",
                              "-qmp", f"unix:{sock},server=on,wait=off"],

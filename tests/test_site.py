@@ -4,12 +4,11 @@ coverage, the pages `migspec docs` writes, and `mkdocs build --strict`."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from support import need_program
 
 from migspec.docsite import pages
 from migspec.docsite import seed as SEED
@@ -21,10 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _need_dot() -> None:
-    if shutil.which("dot") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("graphviz's dot is not installed (CI installs Debian's graphviz)")
-        pytest.skip("graphviz's dot is not installed")
+    need_program("dot")
 
 
 def test_expand_reads_ranges_and_lists() -> None:

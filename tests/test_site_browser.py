@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
+from support import need_program
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -32,10 +33,7 @@ SCREENSHOTS = ("index.html", "reference/diagrams.html", "reference/seed.html",
 
 
 def _need_browser() -> None:
-    if not Path(CHROMIUM).is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (CI installs Debian's chromium)")
-        pytest.skip("chromium is not installed")
+    need_program(CHROMIUM)
     if shutil.which("dot") is None and os.environ.get("CI") != "true":
         pytest.skip("graphviz's dot is not installed")
 

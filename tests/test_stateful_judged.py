@@ -14,8 +14,6 @@ shrinking: a real run is not replayable step for step).
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -181,24 +179,6 @@ def test_requirement_of_a_rejected_observation() -> None:
 
 
 # -- Debian 12's QEMU 7.2 -------------------------------------------------------------------
-def _unavailable() -> str | None:
-    if shutil.which("qemu-system-x86_64") is None:
-        return "qemu-system-x86_64 is not installed"
-    try:
-        import qemu.qmp  # noqa: F401
-    except ImportError:
-        return "qemu.qmp is not installed"
-    return None
-
-
-@pytest.fixture(scope="module")
-def real_qemu() -> None:
-    why = _unavailable()
-    if why is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but {why}")
-    pytest.skip(why)
 
 
 def _gap(cmd: Any) -> str | None:
@@ -240,7 +220,7 @@ def _real(wrap: Callable[[Target], Any]) -> Callable[[], Target]:
     return factory
 
 
-def test_machine_judges_real_qemu_72(real_qemu: None) -> None:
+def test_machine_judges_real_qemu_72(real_qemu: str) -> None:
     """The machines against the real QEMU 7.2 as qemu-7.2: every observation
     is admitted (the profile's known gaps set aside), and real migrations ran."""
     TargetMachine.undecided.clear()
@@ -251,7 +231,7 @@ def test_machine_judges_real_qemu_72(real_qemu: None) -> None:
     assert not TargetMachine.undecided, dict(TargetMachine.undecided)
 
 
-def test_planted_text_difference_is_caught_on_real_qemu(real_qemu: None) -> None:
+def test_planted_text_difference_is_caught_on_real_qemu(real_qemu: str) -> None:
     """The real QEMU 7.2 with CommandNotFound's text changed: caught."""
     machine = machine_for(_real(lambda t: _Planted(t, gaps=True)), "PlantedRealQemu72")
     with pytest.raises(Violation) as caught:
