@@ -73,5 +73,5 @@ def test_every_requirement_is_locked_and_within_its_range() -> None:
 
 def test_lowest_installs_the_lower_bound_of_every_range() -> None:
     lowest = deps.lowest_pins()
-    assert "transitions==0.9.1" in lowest and "rich==13.0.0" in lowest
+    assert "transitions==0.9.2" in lowest and "rich==13.0.0" in lowest
     assert all("==" in pin and ">=" not in pin for pin in lowest)
