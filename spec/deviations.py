@@ -1160,7 +1160,9 @@ BEYOND_SEED = BeyondSeed(
         "cpu-throttle-increment",
     ),
     events=frozenset({"MIGRATION_PASS"}),
-    query_migrate_keys=frozenset({"error-desc", "socket-address", "blocked-reasons"}),
+    # "compression": with the compress capability on (migration/migration.c:1085-1090)
+    query_migrate_keys=frozenset({"error-desc", "socket-address", "blocked-reasons",
+                                  "compression"}),
     arguments=frozenset({("migrate", "resume")}),
     xbzrle_cache_keys=frozenset({"encoding-rate"}),
     ram_keys=frozenset({

@@ -202,11 +202,6 @@ def _gap(cmd: Any) -> str | None:
         return "Debian's build has RDMA (migration/rdma.c:955, 2653)"
     if any(type(v) is int and v >= 1 << 63 for v in args.values()):
         return "an integer beyond int64 reads 'expects uint8_t' (qapi/qapi-visit-core.c:195-198)"
-    listed = args.get("capabilities")
-    if name == "migrate-set-capabilities" and isinstance(listed, list) and any(
-            isinstance(c, dict) and c.get("capability") == "compress" and c.get("state") is True
-            for c in listed):
-        return "query-migrate shows 'compression' (migration/migration.c:1085-1090)"
     return None
 
 
