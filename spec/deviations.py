@@ -454,6 +454,29 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ),
     ),
     Deviation(
+        "QEMU72-QMP-INPUT-OBJECT",
+        "MIG-QMP-003",
+        "the input object's errors read \"QMP input member 'arguments' must be an object\", "
+        "\"QMP input member 'X' is unexpected\", \"QMP input member 'execute' must be a "
+        "string\", \"QMP input lacks member 'execute'\" and \"QMP input must be a JSON "
+        "object\"; the members are checked in QDict (hash) order, and an object's id is echoed",
+        "qmp_dispatch_check_obj, qapi/qmp-dispatch.c:44-90, iterating with qdict_first/"
+        "qdict_next (bucket tdb_hash(key) % 512, qobject/qdict.c:35-47, 120-129), and "
+        "qmp_dispatch, qapi/qmp-dispatch.c:151-157, 292-294 (the id is read before the check "
+        "and put into the error reply), of qemu 1:7.2+dfsg-7+deb12u18.",
+        Observation(
+            script=({'execute': 'query-migrate', 'arguments': None},
+                    {'execute': 'query-migrate', 'argumentz': {}},
+                    {'execute': 'query-migrate', 'arguments': None, 'argumentz': {}}),
+            lines=({'error': {'class': 'GenericError',
+                              'desc': "QMP input member 'arguments' must be an object"}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "QMP input member 'argumentz' is unexpected"}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "QMP input member 'argumentz' is unexpected"}}),
+        ),
+    ),
+    Deviation(
         "QEMU72-QMP-TYPE-NAMES",
         "MIG-QMP-002",
         "type errors name JSON types: \"expected: boolean\" (not bool) and \"expected: array\" "
@@ -1259,6 +1282,16 @@ QEMU72_ERRORS: tuple[ErrorDecl, ...] = (
               "7.2 qapi/qobject-input-visitor.c:252-253", "MIG-QMP-002"),
     ErrorDecl("enum_value", GENERIC, "Parameter '{0}' does not accept value '{1}'",
               "7.2 qapi/qapi-visit-core.c:407", "MIG-QMP-002"),
+    ErrorDecl("input_not_object_72", GENERIC, "QMP input must be a JSON {0}",
+              "7.2 qapi/qmp-dispatch.c:151-154", "MIG-QMP-003"),
+    ErrorDecl("input_member_string_72", GENERIC, "QMP input member '{0}' must be a string",
+              "7.2 qapi/qmp-dispatch.c:58-62", "MIG-QMP-003"),
+    ErrorDecl("input_arguments_72", GENERIC, "QMP input member 'arguments' must be an object",
+              "7.2 qapi/qmp-dispatch.c:70-74", "MIG-QMP-003"),
+    ErrorDecl("input_unexpected_72", GENERIC, "QMP input member '{0}' is unexpected",
+              "7.2 qapi/qmp-dispatch.c:78-81", "MIG-QMP-003"),
+    ErrorDecl("input_lacks_execute_72", GENERIC, "QMP input lacks member '{0}'",
+              "7.2 qapi/qmp-dispatch.c:85-87", "MIG-QMP-003"),
 )
 
 #: QAPI member order of the seed's commands in QEMU 7.2 (qapi/migration.json;
