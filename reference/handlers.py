@@ -22,6 +22,8 @@ from migspec.spec.deviations import (
     QEMU72_ERRORS,
     QEMU72_MAX_MIGRATE_DOWNTIME_MS,
     QEMU72_RANGE_TEXTS,
+    RDMA_NO_CM_CHANNEL,
+    RDMA_NO_EVENT_CHANNEL,
 )
 from migspec.spec.errors import ERROR_BY_KEY
 from migspec.spec.parameters import PARAMETER_BY_NAME, PARAMETERS
@@ -312,6 +314,8 @@ def _connect_outcome(world: World, vm: VM, scheme: str, uri: str) -> tuple[str, 
             return "refused", f"File descriptor named '{name}' has not been found"
     if env.connect != "auto":
         return _socket_async(world, scheme, env.connect), env.connect_error
+    if scheme == "rdma:" and world.profile.deviates("QEMU72-RDMA-NO-DEVICE"):
+        return "refused", RDMA_NO_CM_CHANNEL
     if scheme in ("exec:", "fd:", "rdma:"):
         return "immediate", ""
     others = [v for v in world.vms.values() if v is not vm and not v.exited]
@@ -363,6 +367,8 @@ def qemu_start_incoming_migration(world: World, vm: VM, uri: str) -> None:
             raise QmpError("incoming_already_deferred")
     elif kind is None:
         raise QmpError("incoming_unknown_protocol", uri)
+    elif uri.startswith("rdma:") and world.profile.deviates("QEMU72-RDMA-INCOMING-NO-DEVICE"):
+        raise QmpError("connect_failed", RDMA_NO_EVENT_CHANNEL)
     else:
         vm.incoming.listening.append(uri)
 

@@ -672,6 +672,55 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ),
     ),
     Deviation(
+        "QEMU72-RDMA-NO-DEVICE",
+        "MIG-MIGRATE-007",
+        "on a host without RDMA (no rdma_cm event channel) migrate rdma: fails at once: "
+        "'setup', 'failed' and \"RDMA ERROR: could not create CM channel\"",
+        "rdma_start_outgoing_migration -> qemu_rdma_source_init -> qemu_rdma_resolve_host: "
+        "rdma_create_event_channel() fails, ERROR(errp, \"could not create CM channel\") "
+        "(migration/rdma.c:952-957, the ERROR macro prefixes \"RDMA ERROR: \"), then "
+        "migrate_fd_error, of qemu 1:7.2+dfsg-7+deb12u18; the environment of the Debian "
+        "host the profile describes.",
+        Observation(
+            script=({'execute': 'migrate-set-capabilities',
+                     'arguments': {'capabilities': [{'capability': 'events', 'state': True}]}},
+                    {'execute': 'migrate', 'arguments': {'uri': 'rdma:127.0.0.1:4444'}},
+                    {'execute': 'query-migrate'}),
+            lines=({'return': {}},
+                   {'event': 'MIGRATION', 'data': {'status': 'setup'}},
+                   {'event': 'MIGRATION', 'data': {'status': 'failed'}},
+                   {'error': {'class': 'GenericError',
+                              'desc': 'RDMA ERROR: could not create CM channel'}},
+                   {'return': {'status': 'failed',
+                               'error-desc': 'RDMA ERROR: could not create CM channel'}}),
+        ),
+    ),
+    Deviation(
+        "QEMU72-RDMA-INCOMING-NO-DEVICE",
+        "MIG-INCOMING-001",
+        "on a host without RDMA migrate-incoming rdma: sends 'setup' and fails with \"RDMA "
+        "ERROR: could not create rdma event channel\" (nothing listens; a later "
+        "migrate-incoming may try again)",
+        "rdma_start_incoming_migration -> qemu_rdma_dest_init: rdma_create_event_channel() "
+        "fails (migration/rdma.c:2649-2655); qmp_migrate_incoming returns before 'once = "
+        "false' (migration/migration.c:2235-2246), of qemu 1:7.2+dfsg-7+deb12u18.",
+        Observation(
+            script=({'migspec': 'incoming', 'uri': 'defer'},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'migrate-incoming',
+                                 'arguments': {'uri': 'rdma:127.0.0.1:4444'}}},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'query-migrate'}}),
+            lines=({'event': 'MIGRATION', 'data': {'status': 'setup'}, 'vm': 'destination'},
+                   {'error': {'class': 'GenericError',
+                              'desc': 'RDMA ERROR: could not create rdma event channel'},
+                    'vm': 'destination'},
+                   {'return': {}, 'vm': 'destination'}),
+        ),
+    ),
+    Deviation(
         "QEMU72-CANCEL-AGAIN-EVENT",
         "MIG-CANCEL-001",
         "a migrate_cancel in 'cancelling' sends another MIGRATION 'cancelling' event (the "
@@ -1266,6 +1315,11 @@ QEMU72_RANGE_TEXTS: dict[str, str] = {
     "downtime-limit": "an integer in the range of 0 to (2000 * 1000) ms",
     "xbzrle-cache-size": "a power of two no less than the target page size",
 }
+
+#: QEMU 7.2's RDMA errors on a host without RDMA (QEMU72-RDMA-NO-DEVICE,
+#: QEMU72-RDMA-INCOMING-NO-DEVICE; migration/rdma.c:955, 2653).
+RDMA_NO_CM_CHANNEL = "RDMA ERROR: could not create CM channel"
+RDMA_NO_EVENT_CHANNEL = "RDMA ERROR: could not create rdma event channel"
 
 #: Error texts only QEMU 7.2 has (the engine raises them at the deviations' sites).
 QEMU72_ERRORS: tuple[ErrorDecl, ...] = (
