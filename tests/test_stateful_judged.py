@@ -188,12 +188,8 @@ def _gap(cmd: Any) -> str | None:
     if not isinstance(cmd, dict):
         return None
     args = cmd.get("arguments")
-    name = cmd.get("execute")
     if not isinstance(args, dict):
         return None
-    if name == "migrate" and (args.get("blk") is True or args.get("inc") is True):
-        return ("migrate blk/inc sets the block capability until cleanup "
-                "(migration/migration.c:2386, 1904-1910)")
     if any(type(v) is int and v >= 1 << 63 for v in args.values()):
         return "an integer beyond int64 reads 'expects uint8_t' (qapi/qapi-visit-core.c:195-198)"
     return None
