@@ -13,7 +13,7 @@ from typing import Any
 from migspec.reference.handlers import HANDLERS, QmpError, Unsupported
 from migspec.reference.profiles import SEED, Profile
 from migspec.reference.vm import VM
-from migspec.reference.wire import has_nan, qobject_number
+from migspec.reference.wire import WideInt, has_nan, qobject_number
 from migspec.reference.world import World
 from migspec.spec import constants as C
 from migspec.spec.capabilities import Capability
@@ -51,7 +51,7 @@ def _type_ok(kind: ArgType, value: Any) -> bool:
     if kind is ArgType.INT or kind is ArgType.OCTETS:
         return _is_qint(value)
     if kind is ArgType.NUMBER:
-        return type(value) is int or type(value) is float
+        return type(value) is int or isinstance(value, float)
     if kind is ArgType.BOOL:
         return isinstance(value, bool)
     return True
@@ -225,11 +225,23 @@ def check_input_object(cmd: Any, profile: Profile = SEED) -> str:
     return name
 
 
+def _literal(value: Any, profile: Profile) -> Any:
+    """An argument as the profile's JSON parser hands it on: QEMU 2.4 makes an
+    integer beyond int64 a double (:func:`qobject_number`); QEMU 7.2 keeps one
+    up to 2^64-1 as a uint64 (QEMU72-QMP-UINT64-LITERAL, qobject/json-parser.c)."""
+    if profile.deviates("QEMU72-QMP-UINT64-LITERAL"):
+        if isinstance(value, WideInt):
+            return value.exact
+        if type(value) is int and C.INT64_MAX < value <= C.UINT64_MAX:
+            return value
+    return qobject_number(value)
+
+
 def check(cmd: Any, profile: Profile = SEED) -> tuple[CommandDecl, dict[str, Any]]:
     """Validate a command object; the command and its converted arguments."""
     name = check_input_object(cmd, profile)
     decl = _command(name, profile)
-    raw: dict[str, Any] = {k: qobject_number(v) for k, v in cmd.get("arguments", {}).items()}
+    raw: dict[str, Any] = {k: _literal(v, profile) for k, v in cmd.get("arguments", {}).items()}
     if not all(type(v) in _PLAIN for v in raw.values()) and has_nan(raw):
         raise _InputObjectError("json_parsing")
     if profile.deviates("QEMU72-QMP-MEMBER-ORDER"):
