@@ -22,6 +22,8 @@ from migspec.spec.deviations import (
     QEMU72_ERRORS,
     QEMU72_MAX_MIGRATE_DOWNTIME_MS,
     QEMU72_RANGE_TEXTS,
+    RDMA_NO_CM_CHANNEL,
+    RDMA_NO_EVENT_CHANNEL,
 )
 from migspec.spec.errors import ERROR_BY_KEY
 from migspec.spec.parameters import PARAMETER_BY_NAME, PARAMETERS
@@ -76,7 +78,8 @@ def qmp_query_migrate_capabilities(world: World, vm: VM, args: dict[str, Any]) -
     beyond = world.profile.beyond
     if beyond is not None and world.profile.deviates("QEMU72-CAPS-LIST"):
         # never on: turning one on is Unsupported (reference/qmp.py)
-        listed += [{"capability": c, "state": False} for c in beyond.capabilities]
+        listed += [{"capability": c, "state": c == "block" and vm.block_options}
+                   for c in beyond.capabilities]
     return listed
 
 
@@ -275,6 +278,12 @@ def qmp_migrate(world: World, vm: VM, args: dict[str, Any]) -> None:
         raise QmpError(err, vm.blockers[0])
     if err is not None:
         raise QmpError(err)
+    if (args.get("blk") is True or args.get("inc") is True) \
+            and world.profile.deviates("QEMU72-MIGRATE-BLOCK-CAP"):
+        # migrate_prepare turns the block capability on (7.2 migration/migration.c:2376-2392)
+        if vm.block_options:
+            raise QmpError("block_options_incompatible")
+        vm.block_options = True
     s.state = S.NONE  # line 732, no event (MIG-MIGRATE-006)
     world.fired.append("migrate_reset")
     world.note(vm, "state", trigger="migrate_reset", new=str(S.NONE))
@@ -283,6 +292,7 @@ def qmp_migrate(world: World, vm: VM, args: dict[str, Any]) -> None:
     if scheme is None:
         # MIG-MIGRATE-008
         world.set_state(vm, S.SETUP, "uri_unknown")
+        vm.block_options = False  # block_cleanup_parameters (7.2 migration.c:2451)
         if world.profile.repairs("DEF-UNKNOWN-URI-NO-NOTIFY"):
             world.notify(vm)
         raise QmpError("uri_invalid")
@@ -312,6 +322,8 @@ def _connect_outcome(world: World, vm: VM, scheme: str, uri: str) -> tuple[str, 
             return "refused", f"File descriptor named '{name}' has not been found"
     if env.connect != "auto":
         return _socket_async(world, scheme, env.connect), env.connect_error
+    if scheme == "rdma:" and world.profile.deviates("QEMU72-RDMA-NO-DEVICE"):
+        return "refused", RDMA_NO_CM_CHANNEL
     if scheme in ("exec:", "fd:", "rdma:"):
         return "immediate", ""
     others = [v for v in world.vms.values() if v is not vm and not v.exited]
@@ -363,6 +375,8 @@ def qemu_start_incoming_migration(world: World, vm: VM, uri: str) -> None:
             raise QmpError("incoming_already_deferred")
     elif kind is None:
         raise QmpError("incoming_unknown_protocol", uri)
+    elif uri.startswith("rdma:") and world.profile.deviates("QEMU72-RDMA-INCOMING-NO-DEVICE"):
+        raise QmpError("connect_failed", RDMA_NO_EVENT_CHANNEL)
     else:
         vm.incoming.listening.append(uri)
 

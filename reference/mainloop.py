@@ -53,6 +53,9 @@ def connect_callback(world: World, vm: VM, index: int) -> None:
     else:
         vm.s.file = None
         migrate_fd_error(world, vm, "connect_error")
+        # QEMU 7.2's migrate_fd_connect then runs migrate_fd_cleanup, whose
+        # block_cleanup_parameters turns the block capability off (QEMU72-MIGRATE-BLOCK-CAP)
+        vm.block_options = False
 
 
 def _pair(world: World, vm: VM, fid: int, scheme: str) -> None:
@@ -124,6 +127,7 @@ def cleanup_finish(world: World, vm: VM) -> None:
     if to_cancelled:
         world.set_state(vm, S.CANCELLING, "cleanup_cancelled")
     world.notify(vm)
+    vm.block_options = False  # QEMU 7.2's block_cleanup_parameters (migration.c:1966)
 
 
 def stream_finished(world: World, fid: int) -> bool:

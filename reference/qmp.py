@@ -13,7 +13,7 @@ from typing import Any
 from migspec.reference.handlers import HANDLERS, QmpError, Unsupported
 from migspec.reference.profiles import SEED, Profile
 from migspec.reference.vm import VM
-from migspec.reference.wire import has_nan, qobject_number
+from migspec.reference.wire import WideInt, has_nan, qobject_number
 from migspec.reference.world import World
 from migspec.spec import constants as C
 from migspec.spec.capabilities import Capability
@@ -51,7 +51,7 @@ def _type_ok(kind: ArgType, value: Any) -> bool:
     if kind is ArgType.INT or kind is ArgType.OCTETS:
         return _is_qint(value)
     if kind is ArgType.NUMBER:
-        return type(value) is int or type(value) is float
+        return type(value) is int or isinstance(value, float)
     if kind is ArgType.BOOL:
         return isinstance(value, bool)
     return True
@@ -179,31 +179,69 @@ class InputObjectError(QmpError):
 _InputObjectError = InputObjectError
 
 
-def check_input_object(cmd: Any) -> str:
+def _qdict_bucket(key: str) -> int:
+    """The bucket of ``key`` in a QDict: ``tdb_hash(key) % QDICT_BUCKET_MAX``
+    (qobject/qdict.c:35-47, 120 of QEMU 7.2)."""
+    data = key.encode("utf-8")
+    value = (0x238F13AF * len(data)) & 0xFFFFFFFF
+    for i, byte in enumerate(data):
+        value = (value + (byte << (i * 5 % 24))) & 0xFFFFFFFF
+    return ((1103515243 * value + 12345) & 0xFFFFFFFF) % 512
+
+
+def qdict_order(keys: Any) -> list[str]:
+    """The members of a parsed object in QDict iteration order: by bucket, and
+    in a bucket the last inserted first (QLIST_INSERT_HEAD, qdict.c:129)."""
+    listed = list(keys)
+    return sorted(listed, key=lambda k: (_qdict_bucket(k), -listed.index(k)))
+
+
+def check_input_object(cmd: Any, profile: Profile = SEED) -> str:
     """``qmp_check_input_obj`` (monitor.c): the command name, or
-    :class:`InputObjectError` (whose reply carries no ``id``)."""
+    :class:`InputObjectError` (whose reply carries no ``id``). QEMU 7.2
+    (QEMU72-QMP-INPUT-OBJECT) has its own texts and visits the members in
+    QDict order (``qmp_dispatch_check_obj``, qapi/qmp-dispatch.c:44-90)."""
+    v72 = profile.deviates("QEMU72-QMP-INPUT-OBJECT")
     if not isinstance(cmd, dict):
-        raise _InputObjectError("bad_input_object", "object")
-    for key, value in cmd.items():
+        raise _InputObjectError("input_not_object_72" if v72 else "bad_input_object", "object")
+    for key in qdict_order(cmd) if v72 else cmd:
+        value = cmd[key]
         if key == "execute":
             if not isinstance(value, str):
+                if v72:
+                    raise _InputObjectError("input_member_string_72", "execute")
                 raise _InputObjectError("bad_input_member", "execute", "string")
         elif key == "arguments":
             if not isinstance(value, dict):
+                if v72:
+                    raise _InputObjectError("input_arguments_72")
                 raise _InputObjectError("bad_input_member", "arguments", "object")
         elif key != "id":
-            raise _InputObjectError("extra_member", key)
+            raise _InputObjectError("input_unexpected_72" if v72 else "extra_member", key)
     if "execute" not in cmd:
-        raise _InputObjectError("bad_input_object", "execute")
+        raise _InputObjectError("input_lacks_execute_72" if v72 else "bad_input_object",
+                                "execute")
     name: str = cmd["execute"]
     return name
 
 
+def _literal(value: Any, profile: Profile) -> Any:
+    """An argument as the profile's JSON parser hands it on: QEMU 2.4 makes an
+    integer beyond int64 a double (:func:`qobject_number`); QEMU 7.2 keeps one
+    up to 2^64-1 as a uint64 (QEMU72-QMP-UINT64-LITERAL, qobject/json-parser.c)."""
+    if profile.deviates("QEMU72-QMP-UINT64-LITERAL"):
+        if isinstance(value, WideInt):
+            return value.exact
+        if type(value) is int and C.INT64_MAX < value <= C.UINT64_MAX:
+            return value
+    return qobject_number(value)
+
+
 def check(cmd: Any, profile: Profile = SEED) -> tuple[CommandDecl, dict[str, Any]]:
     """Validate a command object; the command and its converted arguments."""
-    name = check_input_object(cmd)
+    name = check_input_object(cmd, profile)
     decl = _command(name, profile)
-    raw: dict[str, Any] = {k: qobject_number(v) for k, v in cmd.get("arguments", {}).items()}
+    raw: dict[str, Any] = {k: _literal(v, profile) for k, v in cmd.get("arguments", {}).items()}
     if not all(type(v) in _PLAIN for v in raw.values()) and has_nan(raw):
         raise _InputObjectError("json_parsing")
     if profile.deviates("QEMU72-QMP-MEMBER-ORDER"):
@@ -240,7 +278,11 @@ def dispatch(world: World, vm: VM, cmd: Any) -> Reply:
         value = HANDLERS[decl.name](world, vm, args)
         reply: Reply = {"return": {} if value is None else value}
     except _InputObjectError as err:
-        return {"error": {"class": err.error_class, "desc": err.desc}}
+        reply = {"error": {"class": err.error_class, "desc": err.desc}}
+        # QEMU 7.2 echoes the id of any object (qapi/qmp-dispatch.c:157, 292-294)
+        if not (world.profile.deviates("QEMU72-QMP-INPUT-OBJECT")
+                and isinstance(cmd, dict) and err.key != "json_parsing"):
+            return reply
     except QmpError as err:
         reply = {"error": {"class": err.error_class, "desc": err.desc}}
     if "id" in cmd:

@@ -71,6 +71,7 @@ VM_SCALARS = (
     "name", "max_downtime", "deferred_incoming", "incoming_once", "unmigratable", "runstate",
     "autostart", "joining", "bql_until_us", "exited", "next_id", "migrations",
     "running_at_start", "events_at_start", "completion_started", "cancel_after_completion",
+    "block_options",
 )
 VM_CONTAINERS = (
     "s", "global_state", "blockers", "fds", "ram", "incoming", "bhs", "scheduled_bhs",

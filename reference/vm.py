@@ -59,6 +59,9 @@ class VM:
     global_state: GlobalState = field(default_factory=GlobalState)
     #: ``migration_blockers``: most recently added first (lines 661-671).
     blockers: list[str] = field(default_factory=list)
+    #: ``s->must_remove_block_options`` of QEMU 7.2: a migrate with blk or inc
+    #: turned the block capability on until cleanup (QEMU72-MIGRATE-BLOCK-CAP).
+    block_options: bool = False
     #: A device whose vmstate is unmigratable (savevm.c), or None.
     unmigratable: str | None = None
     #: File descriptors known to the monitor (``getfd``), for ``fd:`` URIs.

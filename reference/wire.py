@@ -97,9 +97,25 @@ def qobject_number(value: Any) -> Any:
         return math.inf if value > 0 else -math.inf
 
 
+class WideInt(float):
+    """A JSON integer beyond int64 that fits uint64: the double QEMU 2.4's
+    parser makes of it, remembering the integer, which QEMU 7.2's parser keeps
+    as a uint64 QNum (qobject/json-parser.c:491-522 of 7.2; QEMU72-QMP-UINT64-LITERAL)."""
+
+    exact: int
+
+    def __new__(cls, exact: int) -> WideInt:
+        new = super().__new__(cls, float(exact))
+        new.exact = exact
+        return new
+
+
 def _number(integer: str, fraction: str | None, exponent: str | None) -> int | float:
     # More than 19 digits is beyond int64 (no leading zeros); not converting
     # them to int also keeps clear of Python's 4,300-digit int() limit.
+    if fraction is None and exponent is None and not integer.startswith("-") \
+            and 19 <= len(integer) <= 20 and C.INT64_MAX < int(integer) <= C.UINT64_MAX:
+        return WideInt(int(integer))
     if fraction is None and exponent is None and len(integer.lstrip("-")) <= 19:
         return qobject_number(int(integer))  # type: ignore[no-any-return]
     # strtod: correctly rounded, +-inf beyond the double range, 0 below it.

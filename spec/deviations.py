@@ -393,6 +393,52 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ),
     ),
     Deviation(
+        "QEMU72-QMP-UINT64-LITERAL",
+        "MIG-QMP-002",
+        "a JSON integer from 2^63 to 2^64-1 is a uint64, not a double: a uint8 parameter "
+        "reads \"Parameter 'decompress-threads' expects uint8_t\" (not uint64), a uint64 one "
+        "takes it",
+        "parse_literal, qobject/json-parser.c:491-522 (qemu_strtou64 before the fall-through to "
+        "JSON_FLOAT), then visit_type_uintN, qapi/qapi-visit-core.c:195-198, 213 (value > "
+        "UINT8_MAX), of qemu 1:7.2+dfsg-7+deb12u18.",
+        Observation(
+            script=({'execute': 'migrate-set-parameters',
+                     'arguments': {'decompress-threads': 9223372036854775808}},
+                    {'execute': 'migrate-set-parameters',
+                     'arguments': {'max-bandwidth': 18446744073709551615}},
+                    {'execute': 'query-migrate-parameters'}),
+            lines=({'error': {'class': 'GenericError',
+                              'desc': "Parameter 'decompress-threads' expects uint8_t"}},
+                   {'return': {}},
+                   {'return': {'cpu-throttle-tailslow': False,
+                               'xbzrle-cache-size': 67108864,
+                               'cpu-throttle-initial': 20,
+                               'announce-max': 550,
+                               'decompress-threads': 2,
+                               'compress-threads': 8,
+                               'compress-level': 1,
+                               'multifd-channels': 2,
+                               'multifd-zstd-level': 1,
+                               'announce-initial': 50,
+                               'block-incremental': False,
+                               'compress-wait-thread': True,
+                               'downtime-limit': 300,
+                               'tls-authz': '',
+                               'multifd-compression': 'none',
+                               'announce-rounds': 5,
+                               'announce-step': 100,
+                               'tls-creds': '',
+                               'multifd-zlib-level': 1,
+                               'max-cpu-throttle': 99,
+                               'max-postcopy-bandwidth': 0,
+                               'tls-hostname': '',
+                               'throttle-trigger-threshold': 50,
+                               'max-bandwidth': 18446744073709551615,
+                               'x-checkpoint-delay': 20000,
+                               'cpu-throttle-increment': 10}}),
+        ),
+    ),
+    Deviation(
         "QEMU72-CAPS-LIST",
         "MIG-CAPS-003",
         "query-migrate-capabilities lists 21 capabilities: the seed's six in the seed's order, "
@@ -451,6 +497,29 @@ DEVIATIONS: tuple[Deviation, ...] = (
             lines=({'error': {'class': 'GenericError',
                               'desc': "Parameter 'bogus' is unexpected"}},
                    {'error': {'class': 'GenericError', 'desc': "Parameter 'x' is unexpected"}}),
+        ),
+    ),
+    Deviation(
+        "QEMU72-QMP-INPUT-OBJECT",
+        "MIG-QMP-003",
+        "the input object's errors read \"QMP input member 'arguments' must be an object\", "
+        "\"QMP input member 'X' is unexpected\", \"QMP input member 'execute' must be a "
+        "string\", \"QMP input lacks member 'execute'\" and \"QMP input must be a JSON "
+        "object\"; the members are checked in QDict (hash) order, and an object's id is echoed",
+        "qmp_dispatch_check_obj, qapi/qmp-dispatch.c:44-90, iterating with qdict_first/"
+        "qdict_next (bucket tdb_hash(key) % 512, qobject/qdict.c:35-47, 120-129), and "
+        "qmp_dispatch, qapi/qmp-dispatch.c:151-157, 292-294 (the id is read before the check "
+        "and put into the error reply), of qemu 1:7.2+dfsg-7+deb12u18.",
+        Observation(
+            script=({'execute': 'query-migrate', 'arguments': None},
+                    {'execute': 'query-migrate', 'argumentz': {}},
+                    {'execute': 'query-migrate', 'arguments': None, 'argumentz': {}}),
+            lines=({'error': {'class': 'GenericError',
+                              'desc': "QMP input member 'arguments' must be an object"}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "QMP input member 'argumentz' is unexpected"}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "QMP input member 'argumentz' is unexpected"}}),
         ),
     ),
     Deviation(
@@ -646,6 +715,123 @@ DEVIATIONS: tuple[Deviation, ...] = (
                               'desc': 'RDMA ERROR: could not create CM channel'}},
                    {'return': {'status': 'failed',
                                'error-desc': 'RDMA ERROR: could not create CM channel'}}),
+        ),
+    ),
+    Deviation(
+        "QEMU72-RDMA-NO-DEVICE",
+        "MIG-MIGRATE-007",
+        "on a host without RDMA (no rdma_cm event channel) migrate rdma: fails at once: "
+        "'setup', 'failed' and \"RDMA ERROR: could not create CM channel\"",
+        "rdma_start_outgoing_migration -> qemu_rdma_source_init -> qemu_rdma_resolve_host: "
+        "rdma_create_event_channel() fails, ERROR(errp, \"could not create CM channel\") "
+        "(migration/rdma.c:952-957, the ERROR macro prefixes \"RDMA ERROR: \"), then "
+        "migrate_fd_error, of qemu 1:7.2+dfsg-7+deb12u18; the environment of the Debian "
+        "host the profile describes.",
+        Observation(
+            script=({'execute': 'migrate-set-capabilities',
+                     'arguments': {'capabilities': [{'capability': 'events', 'state': True}]}},
+                    {'execute': 'migrate', 'arguments': {'uri': 'rdma:127.0.0.1:4444'}},
+                    {'execute': 'query-migrate'}),
+            lines=({'return': {}},
+                   {'event': 'MIGRATION', 'data': {'status': 'setup'}},
+                   {'event': 'MIGRATION', 'data': {'status': 'failed'}},
+                   {'error': {'class': 'GenericError',
+                              'desc': 'RDMA ERROR: could not create CM channel'}},
+                   {'return': {'status': 'failed',
+                               'error-desc': 'RDMA ERROR: could not create CM channel'}}),
+        ),
+    ),
+    Deviation(
+        "QEMU72-RDMA-INCOMING-NO-DEVICE",
+        "MIG-INCOMING-001",
+        "on a host without RDMA migrate-incoming rdma: sends 'setup' and fails with \"RDMA "
+        "ERROR: could not create rdma event channel\" (nothing listens; a later "
+        "migrate-incoming may try again)",
+        "rdma_start_incoming_migration -> qemu_rdma_dest_init: rdma_create_event_channel() "
+        "fails (migration/rdma.c:2649-2655); qmp_migrate_incoming returns before 'once = "
+        "false' (migration/migration.c:2235-2246), of qemu 1:7.2+dfsg-7+deb12u18.",
+        Observation(
+            script=({'migspec': 'incoming', 'uri': 'defer'},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'migrate-incoming',
+                                 'arguments': {'uri': 'rdma:127.0.0.1:4444'}}},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'query-migrate'}}),
+            lines=({'event': 'MIGRATION', 'data': {'status': 'setup'}, 'vm': 'destination'},
+                   {'error': {'class': 'GenericError',
+                              'desc': 'RDMA ERROR: could not create rdma event channel'},
+                    'vm': 'destination'},
+                   {'return': {}, 'vm': 'destination'}),
+        ),
+    ),
+    Deviation(
+        "QEMU72-MIGRATE-BLOCK-CAP",
+        "MIG-MIGRATE-004",
+        "migrate with blk or inc turns the block capability on until the migration's cleanup "
+        "(query-migrate-capabilities shows it; a start error that skips the cleanup leaves it "
+        "on, and a later migrate with blk or inc is then refused with \"Command options are "
+        "incompatible with current migration capabilities\"); an unknown URI turns it off",
+        "migrate_prepare, migration/migration.c:2376-2392 (migrate_set_block_enabled(true), "
+        "must_remove_block_options), block_cleanup_parameters :1904-1912, called by "
+        "migrate_fd_cleanup :1966 and for an unknown URI :2451, not by migrate_fd_error "
+        ":2004-2010 (a synchronous start error, :2455-2461), of qemu 1:7.2+dfsg-7+deb12u18.",
+        Observation(
+            script=({'execute': 'migrate', 'arguments': {'uri': 'fd:nosuch', 'blk': True}},
+                    {'execute': 'query-migrate-capabilities'},
+                    {'execute': 'migrate', 'arguments': {'uri': 'fd:nosuch', 'inc': True}},
+                    {'execute': 'migrate', 'arguments': {'uri': 'gopher:x'}},
+                    {'execute': 'query-migrate-capabilities'}),
+            lines=({'error': {'class': 'GenericError',
+                              'desc': "File descriptor named 'nosuch' has not been found"}},
+                   {'return': [{'state': False, 'capability': 'xbzrle'},
+                                {'state': False, 'capability': 'rdma-pin-all'},
+                                {'state': False, 'capability': 'auto-converge'},
+                                {'state': False, 'capability': 'zero-blocks'},
+                                {'state': False, 'capability': 'compress'},
+                                {'state': False, 'capability': 'events'},
+                                {'state': False, 'capability': 'postcopy-ram'},
+                                {'state': False, 'capability': 'x-colo'},
+                                {'state': False, 'capability': 'release-ram'},
+                                {'state': True, 'capability': 'block'},
+                                {'state': False, 'capability': 'return-path'},
+                                {'state': False, 'capability': 'pause-before-switchover'},
+                                {'state': False, 'capability': 'multifd'},
+                                {'state': False, 'capability': 'dirty-bitmaps'},
+                                {'state': False, 'capability': 'postcopy-blocktime'},
+                                {'state': False, 'capability': 'late-block-activate'},
+                                {'state': False, 'capability': 'x-ignore-shared'},
+                                {'state': False, 'capability': 'validate-uuid'},
+                                {'state': False, 'capability': 'background-snapshot'},
+                                {'state': False, 'capability': 'zero-copy-send'},
+                                {'state': False, 'capability': 'postcopy-preempt'}]},
+                   {'error': {'class': 'GenericError',
+                              'desc': 'Command options are incompatible with current '
+                                      'migration capabilities'}},
+                   {'error': {'class': 'GenericError',
+                              'desc': "Parameter 'uri' expects a valid migration protocol"}},
+                   {'return': [{'state': False, 'capability': 'xbzrle'},
+                                {'state': False, 'capability': 'rdma-pin-all'},
+                                {'state': False, 'capability': 'auto-converge'},
+                                {'state': False, 'capability': 'zero-blocks'},
+                                {'state': False, 'capability': 'compress'},
+                                {'state': False, 'capability': 'events'},
+                                {'state': False, 'capability': 'postcopy-ram'},
+                                {'state': False, 'capability': 'x-colo'},
+                                {'state': False, 'capability': 'release-ram'},
+                                {'state': False, 'capability': 'block'},
+                                {'state': False, 'capability': 'return-path'},
+                                {'state': False, 'capability': 'pause-before-switchover'},
+                                {'state': False, 'capability': 'multifd'},
+                                {'state': False, 'capability': 'dirty-bitmaps'},
+                                {'state': False, 'capability': 'postcopy-blocktime'},
+                                {'state': False, 'capability': 'late-block-activate'},
+                                {'state': False, 'capability': 'x-ignore-shared'},
+                                {'state': False, 'capability': 'validate-uuid'},
+                                {'state': False, 'capability': 'background-snapshot'},
+                                {'state': False, 'capability': 'zero-copy-send'},
+                                {'state': False, 'capability': 'postcopy-preempt'}]}),
         ),
     ),
     Deviation(
@@ -1160,7 +1346,9 @@ BEYOND_SEED = BeyondSeed(
         "cpu-throttle-increment",
     ),
     events=frozenset({"MIGRATION_PASS"}),
-    query_migrate_keys=frozenset({"error-desc", "socket-address", "blocked-reasons"}),
+    # "compression": with the compress capability on (migration/migration.c:1085-1090)
+    query_migrate_keys=frozenset({"error-desc", "socket-address", "blocked-reasons",
+                                  "compression"}),
     arguments=frozenset({("migrate", "resume")}),
     xbzrle_cache_keys=frozenset({"encoding-rate"}),
     ram_keys=frozenset({
@@ -1242,6 +1430,11 @@ QEMU72_RANGE_TEXTS: dict[str, str] = {
     "xbzrle-cache-size": "a power of two no less than the target page size",
 }
 
+#: QEMU 7.2's RDMA errors on a host without RDMA (QEMU72-RDMA-NO-DEVICE,
+#: QEMU72-RDMA-INCOMING-NO-DEVICE; migration/rdma.c:955, 2653).
+RDMA_NO_CM_CHANNEL = "RDMA ERROR: could not create CM channel"
+RDMA_NO_EVENT_CHANNEL = "RDMA ERROR: could not create rdma event channel"
+
 #: Error texts only QEMU 7.2 has (the engine raises them at the deviations' sites).
 QEMU72_ERRORS: tuple[ErrorDecl, ...] = (
     ErrorDecl("postmigrate", GENERIC,
@@ -1257,6 +1450,19 @@ QEMU72_ERRORS: tuple[ErrorDecl, ...] = (
               "7.2 qapi/qobject-input-visitor.c:252-253", "MIG-QMP-002"),
     ErrorDecl("enum_value", GENERIC, "Parameter '{0}' does not accept value '{1}'",
               "7.2 qapi/qapi-visit-core.c:407", "MIG-QMP-002"),
+    ErrorDecl("block_options_incompatible", GENERIC,
+              "Command options are incompatible with current migration capabilities",
+              "7.2 migration/migration.c:2381-2385", "MIG-MIGRATE-004"),
+    ErrorDecl("input_not_object_72", GENERIC, "QMP input must be a JSON {0}",
+              "7.2 qapi/qmp-dispatch.c:151-154", "MIG-QMP-003"),
+    ErrorDecl("input_member_string_72", GENERIC, "QMP input member '{0}' must be a string",
+              "7.2 qapi/qmp-dispatch.c:58-62", "MIG-QMP-003"),
+    ErrorDecl("input_arguments_72", GENERIC, "QMP input member 'arguments' must be an object",
+              "7.2 qapi/qmp-dispatch.c:70-74", "MIG-QMP-003"),
+    ErrorDecl("input_unexpected_72", GENERIC, "QMP input member '{0}' is unexpected",
+              "7.2 qapi/qmp-dispatch.c:78-81", "MIG-QMP-003"),
+    ErrorDecl("input_lacks_execute_72", GENERIC, "QMP input lacks member '{0}'",
+              "7.2 qapi/qmp-dispatch.c:85-87", "MIG-QMP-003"),
 )
 
 #: QAPI member order of the seed's commands in QEMU 7.2 (qapi/migration.json;

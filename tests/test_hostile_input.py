@@ -237,7 +237,19 @@ def test_numbers_as_qemu_reads_them(text: str, value: float) -> None:
     ERANGE fall-through), so a 400-digit integer is infinity."""
     got = wire.loads(text)
     assert got == value
-    assert type(got) is type(value)
+    # from 2^63 to 2^64-1 the double remembers the integer (QEMU 7.2 reads a uint64)
+    assert type(got) is type(value) or (type(got) is wire.WideInt and type(value) is float)
+
+
+@pytest.mark.parametrize(("text", "exact"), [("9223372036854775808", 1 << 63),
+                                             ("18446744073709551615", (1 << 64) - 1)])
+def test_a_uint64_literal_is_the_seed_double_remembering_the_integer(text: str,
+                                                                     exact: int) -> None:
+    """QEMU72-QMP-UINT64-LITERAL: QEMU 7.2 parses these as uint64 (strtou64)."""
+    got = wire.loads(text)
+    assert type(got) is wire.WideInt and got.exact == exact and got == float(exact)
+    assert type(wire.loads("18446744073709551616")) is float
+    assert type(wire.loads("-9223372036854775809")) is float
 
 
 def test_a_400_digit_downtime_reaches_the_handler_as_infinity(

@@ -207,3 +207,21 @@ def test_a_recorded_race_needs_its_deviation(ident: str) -> None:
     assert verdict.ok, verdict.message()
     without = replace(QEMU72, name=f"qemu-7.2-{ident}", deviations=QEMU72.deviations - {ident})
     assert not T.check_trace(race["trace"], env, without, complete=True).ok
+
+
+def test_72_echoes_the_id_of_a_refused_input_object() -> None:
+    """QEMU72-QMP-INPUT-OBJECT: the id of an object is echoed (the conformance
+    harness drops ids, so the probe cannot show it); not that of a non-object.
+    Expected lines: the real qemu-system-x86_64 7.2 over a raw unix socket."""
+    _, lines = replay(({"execute": "query-migrate", "arguments": None, "id": 1},
+                       {"execute": 1, "id": 2},
+                       {"id": 3}), "qemu-7.2")
+    assert lines == [
+        {"id": 1, "error": {"class": "GenericError",
+                            "desc": "QMP input member 'arguments' must be an object"}},
+        {"id": 2, "error": {"class": "GenericError",
+                            "desc": "QMP input member 'execute' must be a string"}},
+        {"id": 3, "error": {"class": "GenericError",
+                            "desc": "QMP input lacks member 'execute'"}},
+    ]
+    assert all("id" not in line for line in replay(({"id": 1},), "seed")[1])

@@ -34,6 +34,7 @@ from migspec.properties.conform.observe import DESTINATION, SOURCE, Trace
 from migspec.properties.conform.processes import Registry, exit_description
 from migspec.reference.engine import Engine
 from migspec.reference.profiles import Profile, get_profile
+from migspec.reference.qmp import InputObjectError, check_input_object
 from migspec.reference.script import parse, run_line
 
 #: MIGRATION statuses after which nothing moves by itself.
@@ -274,6 +275,8 @@ class RealSession:
         self.closing = False
         self.pending: list[asyncio.Task[Any]] = []
         self._migrate_mark: dict[str, int | None] = {}
+        #: The profile the target is judged under (set by the spec's ``session``).
+        self.profile: Profile | None = None
 
     # -- helpers ----------------------------------------------------------------
     def _dead(self, vm: str) -> str | None:
@@ -346,6 +349,13 @@ class RealSession:
             raise Unsupported(f"{vm} is not running on this target")
         if not isinstance(cmd, dict) or not isinstance(cmd.get("execute"), str):
             raise Unsupported("a malformed command object cannot go through qemu.qmp")
+        if self.profile is not None and not self.profile.deviates("QEMU72-QMP-INPUT-OBJECT"):
+            try:
+                check_input_object(cmd, self.profile)
+            except InputObjectError:
+                # only QEMU 7.2 echoes the id of a refused object (QEMU72-QMP-INPUT-OBJECT)
+                raise Unsupported("the monitor answers a malformed command object without "
+                                  "its id, which qemu.qmp takes for a broken connection") from None
         died = self._dead(vm)
         if died is not None:
             raise Unresolved(f"{vm} died before {cmd['execute']}: {died}")
@@ -584,7 +594,9 @@ class QemuSpec:
         for line in setup:
             if line.get("migspec") == "env" and "ram_bytes" in line:
                 spec = dataclasses.replace(self, ram_mib=line["ram_bytes"] >> 20)
-        return QemuSession(spec, registry, registry.folder())
+        session = QemuSession(spec, registry, registry.folder())
+        session.profile = profile
+        return session
 
 
 
@@ -656,7 +668,9 @@ class QmpSpec:
     def session(self, profile: Profile, setup: tuple[dict[str, Any], ...],
                 registry: Registry) -> Session:
         """A new connection to the same endpoint."""
-        return QmpSession(self, registry)
+        session = QmpSession(self, registry)
+        session.profile = profile
+        return session
 
 
 
