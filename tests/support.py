@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
 
+from migspec.properties.targets import ReferenceTarget
 from migspec.reference.engine import Engine
 
 Reply = dict[str, Any]
@@ -225,3 +226,23 @@ def need_program(name: str, missing: str | None = None) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but {why}")
     pytest.skip(why)
+
+
+def seed_claiming(profile: str) -> Callable[[], ReferenceTarget]:
+    """A target factory: the reference engine under ``seed`` that claims to be
+    ``profile`` (the judge must tell them apart)."""
+
+    class SeedClaiming(ReferenceTarget):
+        def reset(self, incoming: str | None = None) -> None:
+            claimed, self.profile = self.profile, "seed"
+            try:
+                super().reset(incoming)
+            finally:
+                self.profile = claimed
+
+    def factory() -> ReferenceTarget:
+        target = SeedClaiming("seed")
+        target.profile = profile
+        return target
+
+    return factory

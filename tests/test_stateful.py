@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from hypothesis import Phase, settings
+from support import seed_claiming
 
 from migspec.properties.hypothesis_profiles import load
 from migspec.properties.model import Violation
@@ -124,20 +125,7 @@ def test_machine_catches_a_broken_target(how: str, requirement: str) -> None:
 def test_machine_catches_the_wrong_profile() -> None:
     """The seed engine claiming to be the fixed profile fails: the seed defects show."""
 
-    class SeedClaimingFixed(ReferenceTarget):
-        def reset(self, incoming: str | None = None) -> None:
-            claimed, self.profile = self.profile, "seed"
-            try:
-                super().reset(incoming)
-            finally:
-                self.profile = claimed
-
-    def factory() -> Target:
-        target = SeedClaimingFixed("seed")
-        target.profile = "fixed"
-        return target
-
-    machine = machine_for(factory, "LyingMachine")
+    machine = machine_for(seed_claiming("fixed"), "LyingMachine")
     with pytest.raises(Violation):
         run_machine(machine, _FAST)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from hypothesis import Phase, settings
+from support import seed_claiming
 
 from migspec.properties.hypothesis_profiles import load
 from migspec.properties.model import Violation
@@ -32,7 +33,6 @@ from migspec.properties.stateful import (
     unfired,
 )
 from migspec.properties.targets import (
-    ReferenceTarget,
     Target,
     reference_qemu_72,
     reference_seed,
@@ -131,20 +131,7 @@ def test_a_profile_difference_is_caught() -> None:
     """The engine under seed, claiming qemu-7.2: the capability list (among
     others) is not 7.2's (QEMU72-CAPS-LIST)."""
 
-    class SeedClaiming72(ReferenceTarget):
-        def reset(self, incoming: str | None = None) -> None:
-            claimed, self.profile = self.profile, "seed"
-            try:
-                super().reset(incoming)
-            finally:
-                self.profile = claimed
-
-    def factory() -> Target:
-        target = SeedClaiming72("seed")
-        target.profile = "qemu-7.2"
-        return target
-
-    machine = machine_for(factory, "SeedClaiming72")
+    machine = machine_for(seed_claiming("qemu-7.2"), "SeedClaiming72")
     with pytest.raises(Violation):
         run_machine(machine, _FAST)
 
