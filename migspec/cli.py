@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -10,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from migspec.properties.prove import positive_int
 from migspec.reference import wire
 from migspec.reference.engine import Engine
 from migspec.reference.profiles import PROFILES
@@ -202,34 +204,65 @@ def _docs(args: argparse.Namespace) -> int:
 
 def cmd_explore(args: argparse.Namespace) -> int:
     """Explore every interleaving of the scenarios; exit 1 on a problem."""
+    import time
+
     from rich.console import Console
     from rich.table import Table
 
     from migspec.properties.exploration import emit_scripts, explore
-    from migspec.properties.explorer import Result
-    from migspec.properties.scenarios import SCENARIO_BY_NAME, SCENARIOS
+    from migspec.properties.explorer import Progress, Result
+    from migspec.properties.scenarios import BOUNDED, SCENARIO_BY_NAME, SCENARIOS
 
-    if args.scenario is not None and args.scenario not in SCENARIO_BY_NAME:
-        known = ", ".join(SCENARIO_BY_NAME)
+    if args.scenario is not None and args.scenario not in SCENARIO_BY_NAME \
+            and args.scenario not in BOUNDED:
+        known = ", ".join([*SCENARIO_BY_NAME, *BOUNDED])
         print(f"migspec explore: unknown scenario {wire.text_of(args.scenario)} "
               f"(known: {known})", file=sys.stderr)
+        return 2
+    if args.bound is not None and args.scenario not in BOUNDED:
+        named = ("no --scenario was given" if args.scenario is None
+                 else f"{wire.text_of(args.scenario)} has no bound")
+        print(f"migspec explore: --bound sizes a bounded scenario ({', '.join(BOUNDED)}); "
+              f"{named}", file=sys.stderr)
         return 2
     if args.emit_scripts is not None:
         problem = output_folder(Path(args.emit_scripts), "explore --emit-scripts")
         if problem:  # refused before exploring, not after
             print(problem, file=sys.stderr)
             return 2
-    scenarios = ([SCENARIO_BY_NAME[args.scenario]] if args.scenario is not None
-                 else list(SCENARIOS))
+    if args.scenario in BOUNDED:
+        scenarios = [BOUNDED[args.scenario](2 if args.bound is None else args.bound)]
+    elif args.scenario is not None:
+        scenarios = [SCENARIO_BY_NAME[args.scenario]]
+    else:
+        scenarios = list(SCENARIOS)
+    if args.max_states is not None:
+        scenarios = [dataclasses.replace(s, max_states=args.max_states) for s in scenarios]
     profiles = [args.profile] if args.profile else sorted(PROFILES, reverse=True)
     err = Console(stderr=True)
 
     def progress(result: Result) -> None:
         if not args.quiet:
-            err.print(f"[dim]explored {result.profile}/{result.scenario}: {result.states} "
-                      f"states in {result.seconds:.2f}s[/]")
+            err.print(f"[dim]explored {result.profile}/{result.scenario}: {result.states:,} "
+                      f"states, {result.places:,} places, {result.worlds:,} worlds in "
+                      f"{result.seconds:.2f}s, peak {result.peak_mib:,.0f} MiB[/]")
 
-    summary = explore(scenarios, profiles, sequences=args.sequences, progress=progress)
+    def searching(profile: str, scenario: str) -> Progress:
+        last = [time.monotonic()]
+
+        def report(states: int, places: int, worlds: int, seconds: float) -> None:
+            now = time.monotonic()
+            if args.quiet or now - last[0] < 5:
+                return
+            last[0] = now
+            err.print(f"[dim]exploring {profile}/{scenario}: {states:,} states, "
+                      f"{places:,} places, {worlds:,} worlds after {seconds:.0f}s "
+                      f"({states / seconds:,.0f} states/s)[/]")
+
+        return report
+
+    summary = explore(scenarios, profiles, sequences=args.sequences, progress=progress,
+                      searching=searching)
     if args.emit_scripts is not None:
         try:
             for path in emit_scripts(summary, Path(args.emit_scripts)):
@@ -247,12 +280,14 @@ def cmd_explore(args: argparse.Namespace) -> int:
         return 0 if summary.ok else 1
     console = Console()
     table = Table(title="migspec explore")
-    for col in ("profile", "scenario", "states", "seconds", "fired", "violations"):
+    for col in ("profile", "scenario", "states", "places", "worlds", "seconds", "fired",
+                "violations"):
         table.add_column(col)
     for r in summary.runs:
         found = "\n".join(f"{v.property} ({v.kind}, {len(v.trace)} steps) -> {v.defect}"
                            for v in r.violations) or "-"
-        table.add_row(r.profile, r.scenario, str(r.states), f"{r.seconds:.2f}",
+        table.add_row(r.profile, r.scenario, str(r.states), str(r.places), str(r.worlds),
+                      f"{r.seconds:.2f}",
                       f"{len(r.transitions_fired)}/{len(r.transitions_declared)}", found)
     console.print(table)
     if args.sequences:
@@ -363,7 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=cmd_verify)
     explore = sub.add_parser("explore", help="explore every interleaving of the scenarios")
     explore.add_argument("--profile", choices=sorted(PROFILES), help="default: every profile")
-    explore.add_argument("--scenario", help="default: every scenario")
+    explore.add_argument("--scenario", help="default: every scenario but the bounded ones")
+    explore.add_argument("--bound", type=positive_int, metavar="K",
+                         help="size of a bounded scenario (full-surface: default 2)")
+    explore.add_argument("--max-states", type=positive_int, metavar="N",
+                         help="stop each run after N states (the run is then incomplete)")
     explore.add_argument("--json", action="store_true", help="machine-readable output")
     explore.add_argument("--sequences", action="store_true",
                          help="list every distinct MIGRATION event sequence per VM")

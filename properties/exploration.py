@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migspec.properties.explorer import Explorer, Result
+from migspec.properties.explorer import Explorer, Progress, Result
 from migspec.properties.scenarios import SCENARIOS, Scenario
 from migspec.reference.profiles import get_profile
 from migspec.spec.defects import DEFECT_BY_ID
@@ -49,13 +49,19 @@ def explore(
     profiles: Sequence[str] = ALL_PROFILES,
     sequences: bool = False,
     progress: Callable[[Result], None] | None = None,
+    searching: Callable[[str, str], Progress] | None = None,
 ) -> Summary:
-    """Explore each scenario under each profile and judge the results."""
+    """Explore each scenario under each profile and judge the results.
+    ``progress`` hears of each finished run; ``searching(profile, scenario)``
+    gives the callback that hears of a run's progress (see
+    :meth:`Explorer.run`)."""
     summary = Summary()
     for profile in profiles:
         fired: set[str] = set()
         for scenario in scenarios:
-            result = Explorer(scenario, profile).run(sequences=sequences)
+            result = Explorer(scenario, profile).run(
+                sequences=sequences,
+                progress=searching(profile, scenario.name) if searching else None)
             summary.runs.append(result)
             fired.update(result.transitions_fired)
             if progress is not None:

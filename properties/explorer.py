@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import gc
 import json
+import resource
 import time
+from array import array
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from migspec.properties.graphs import fair_cycles
+from migspec.properties.graphs import fair_cycles, words
+from migspec.properties.observers import OBSERVER_BITS, OBSERVER_MASK, LastStatus
 from migspec.properties.scenarios import Scenario
 from migspec.reference import scheduler as sched
 from migspec.reference.engine import Engine, execute_now, tick
 from migspec.reference.profiles import Profile, RecordingProfile, adapt, get_profile
 from migspec.reference.script import parse, run_script
-from migspec.reference.snapshot import clone, key
+from migspec.reference.snapshot import WorldStore, clone, key
 from migspec.reference.vm import VM
 from migspec.reference.world import SOURCE, Move, World
 from migspec.spec.capabilities import Capability
@@ -90,6 +93,8 @@ class Result:
     worlds: int = 0
     places: int = 0
     seconds: float = 0.0
+    #: The process's peak resident memory when the search ended (MiB).
+    peak_mib: float = 0.0
     complete: bool = True
     transitions_fired: list[str] = field(default_factory=list)
     transitions_declared: list[str] = field(default_factory=list)
@@ -109,6 +114,7 @@ class Result:
             "worlds": self.worlds,
             "places": self.places,
             "seconds": round(self.seconds, 3),
+            "peak_mib": self.peak_mib,
             "complete": self.complete,
             "transitions_fired": self.transitions_fired,
             "transitions_declared": self.transitions_declared,
@@ -218,7 +224,6 @@ def perform_engine(world: World, label: Label) -> None:
 class _Node(NamedTuple):
     """What a world allows, whatever clients saw before it."""
 
-    labels: list[tuple[Label, int]]
     quiescent: bool
     #: Engine actors that can step (for weak fairness).
     enabled: frozenset[str]
@@ -231,25 +236,37 @@ class _Move(NamedTuple):
     """One move from a world, run on the engine once."""
 
     label: Label
+    #: The index of the budget it spends (-1 for none).
+    budget: int
     #: The world it leads to.
     world: int
-    #: What clients saw during it, and that sequence's id.
-    new: LogKey
+    #: The id of what clients saw during it (0 for nothing).
     new_id: int
     #: Violations of the properties that do not depend on the log before it.
     static: tuple[tuple[str, str], ...]
-    #: It sent MIGRATION events (MIG-SAFETY-003 then depends on the log).
+    #: It sent MIGRATION events (the observer then moves).
     events: bool
     actor: str
 
 
-#: The low half of a packed (place, log) state key.
-_LOW = (1 << 32) - 1
+#: A place's successors: (the place a move leads to, shifted above the
+#: observer's bits of a state key; the id of what the move showed if it sent
+#: MIGRATION events, else 0; the move).
+Succ = tuple[tuple[int, int, _Move], ...]
 
-#: A place's successors: (the place a move leads to, shifted into the high
-#: half of a state key; the id of what it shows clients or 0 for nothing; the
-#: move).
-Succ = list[tuple[int, int, _Move]]
+#: A progress callback of :meth:`Explorer.run`: states, places, worlds so far
+#: and the seconds since the start.
+Progress = Callable[[int, int, int, float], None]
+
+
+def _peak_mib() -> float:
+    """The process's peak resident memory so far, in MiB (Linux: KiB units)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def spelled_prefix(log: LogKey, name: str) -> tuple[str, ...]:
+    """The MIGRATION statuses ``name`` sent in ``log``."""
+    return tuple(str(e[3]) for e in log if e[0] == name and e[1] == "E" and e[2] == "MIGRATION")
 
 
 def _successors(repaired: frozenset[str],
@@ -488,75 +505,123 @@ class Explorer:
 
     # -- search ------------------------------------------------------------------
     def run(
-        self, max_states: int | None = None, sequences: bool = False, keep_graph: bool = False
+        self, max_states: int | None = None, sequences: bool = False,
+        progress: Progress | None = None,
     ) -> Result:
         """Explore every interleaving within the scenario's bounds.
 
         A state is a *place* (a world, keyed without its log, and the budget
-        the client and environment have left) together with everything clients
-        have seen. What can happen next depends on the place alone, so each
-        world's moves are run on the engine once (:class:`_Move`) and each
-        place's successors are listed once; a state then only extends its log.
-        Liveness is decided on the places (see :meth:`_liveness`).
+        the client and environment have left) together with the state of the
+        observer automaton (:class:`~migspec.properties.observers.LastStatus`:
+        the last MIGRATION status each client saw), which is all the
+        properties over client observations need; histories are not kept.
+        What can happen next depends on the place alone, so each world's moves
+        are run on the engine once, when the first place holding it is
+        expanded, and the world itself is then let go (its key stays); each
+        place's successors are listed once. Liveness and the event
+        sequences are decided on the places (see :meth:`_liveness` and
+        :func:`~migspec.properties.graphs.words`); a counterexample's log is
+        rebuilt along its trace. ``progress`` is called every 65,536 states.
         """
         # The search allocates many small tuples that never form cycles; the
         # cyclic collector would only walk them again and again.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._run(max_states, sequences, keep_graph)
+            return self._run(max_states, sequences, progress)
         finally:
             if collecting:
                 gc.enable()
 
-    def _run(self, max_states: int | None, sequences: bool, keep_graph: bool) -> Result:
+    def _run(self, max_states: int | None, sequences: bool,
+             progress: Progress | None) -> Result:
         limit = max_states or self.scenario.max_states
         start = time.perf_counter()
         result = Result(self.profile, self.scenario.name)
-        root_used = tuple(0 for _ in self.budget)
-        # Worlds and the moves between them, each run on the engine once.
-        world_ids: dict[Any, int] = {key(self.root): 0}
-        worlds: list[World] = [self.root]
+        budget = self.budget
+        observer = LastStatus(list(self.root.vms), self.successors, self.root_log)
+        # Budget use: each distinct tuple once, numbered; ``spend[u][b]`` is
+        # the number of the use after one more of action b (-1: none left).
+        used_list: list[tuple[int, ...]] = [tuple(0 for _ in budget)]
+        used_ids = {used_list[0]: 0}
+        spend: list[list[int] | None] = [None]
+        n_used = 1
+        for b in budget:
+            n_used *= b + 1
+
+        def spend_table(uid: int) -> list[int]:
+            table = spend[uid]
+            if table is None:
+                used = used_list[uid]
+                table = []
+                for b in range(len(budget)):
+                    if used[b] >= budget[b]:
+                        table.append(-1)
+                        continue
+                    after = _spend(used, b)
+                    a = used_ids.get(after)
+                    if a is None:
+                        a = used_ids[after] = len(used_list)
+                        used_list.append(after)
+                        spend.append(None)
+                    table.append(a)
+                spend[uid] = table
+            return table
+
+        # Worlds: each key once; no world object is kept (a world is rebuilt
+        # from its key while its moves run).
+        store = WorldStore(self.root)
+        world_keys: list[tuple[Any, ...]] = [store.key(self.root)]
+        world_ids: dict[tuple[Any, ...], int] = {world_keys[0]: 0}
+        #: Each world's moves, None until run (a move is run when the first
+        #: place that may take it is expanded).
+        world_moves: list[list[_Move | None] | None] = [None]
         nodes: list[_Node | None] = [None]
-        moves: dict[tuple[int, Label], _Move] = {}
+        node_ids: dict[_Node, _Node] = {}
+        #: The budget index each of a world's moves spends (-1: none).
+        world_spends: list[tuple[int, ...]] = [()]
+        spend_ids: dict[tuple[int, ...], tuple[int, ...]] = {}
+        #: The world being expanded and its labels, rebuilt when needed.
+        current: list[Any] = [-1, None, None]
+        #: Each distinct label once (many worlds have the same moves).
+        labels_seen: dict[Label, Label] = {}
         new_ids: dict[LogKey, int] = {(): 0}
-        # Places: a world and the budget used; their successors, listed once.
-        place_ids: dict[tuple[int, tuple[int, ...]], int] = {(0, root_used): 0}
-        places: list[tuple[int, tuple[int, ...]]] = [(0, root_used)]
+        new_logs: list[LogKey] = [()]
+        # Places: a world and its budget use, packed as world * n_used + use.
+        place_ids: dict[int, int] = {0: 0}
+        place_keys: list[int] = [0]
         place_succ: list[tuple[Succ, _Node] | None] = [None]
         place_first: list[int] = [0]
-        # What clients saw: each distinct log once, with its last statuses.
-        log_ids: dict[LogKey, int] = {self.root_log: 0}
-        logs: list[LogKey] = [self.root_log]
-        #: (log, what a move shows) -> the log after it (ids packed in one int).
-        extended: dict[int, int] = {}
-        lasts: list[dict[str, str]] = [last_statuses(self.root_log)]
-        # States: a place and a log (the two ids packed in one int: place << 32 | log).
-        index: dict[int, int] = {0: 0}
-        state_key: list[int] = [0]
+        # States: a place and an observer state, packed as place << bits | observer.
+        root_key = observer.root
+        known: set[int] = {root_key}
+        state_key = array("q", [root_key])
         #: Each state's parent and the move from it (breadth-first: shortest).
-        parent: list[int] = [-1]
+        parent = array("q", [-1])
         via: list[_Move | None] = [None]
-        graph: list[list[int]] = [[]]
         edges = 0
-        #: (property, crash reason) -> where it first showed; each property is
-        #: reported once with its shortest trace, crashes once per reason.
-        found: dict[tuple[str, str], tuple[int, Label | None, LogKey, str]] = {}
+        #: (property, crash reason) -> where it first showed (state, the move
+        #: that showed it or None, detail); each property is reported once
+        #: with its shortest trace, crashes once per reason.
+        found: dict[tuple[str, str], tuple[int, _Move | None, str]] = {}
         fired: set[str] = set()
         reached: set[str] = set()
-        quiescent_logs: set[int] = set()
-        budget = self.budget
 
-        def note(prop: str, sid: int, detail: str, label: Label | None = None,
-                 seen: LogKey | None = None) -> None:
+        def note(prop: str, sid: int, detail: str, move: _Move | None = None) -> None:
             tag = _tag(prop, detail)
             if tag not in found:
-                seen = logs[state_key[sid] & _LOW] if seen is None else seen
-                found[tag] = (sid, label, seen, detail)
+                found[tag] = (sid, move, detail)
 
-        def world_node(wid: int, sid: int) -> _Node:
-            world = worlds[wid]
-            labels, quiescent = self.world_labels(world)
+        def world_of(wid: int) -> tuple[World, list[tuple[Label, int]], bool]:
+            """The world ``wid``, its labels and whether it is quiescent."""
+            if current[0] != wid:
+                world = store.world(world_keys[wid])
+                current[:] = [wid, world, self.world_labels(world)]
+            return current[1], current[2][0], current[2][1]
+
+        def expand_world(wid: int, sid: int) -> tuple[list[_Move | None], _Node]:
+            """The world's node and its moves, none run yet."""
+            world, labels, quiescent = world_of(wid)
             for prop, detail in self.world_violations(world, quiescent):
                 note(prop, sid, detail)
             for vm in world.vms.values():
@@ -565,16 +630,22 @@ class Explorer:
                 if vm.cancel_after_completion and vm.s.state == MigrationStatus.COMPLETED:
                     reached.add("MIG-WITNESS-002")
             node = _Node(
-                labels, quiescent,
+                quiescent,
                 frozenset(_actor(lb) for lb, _ in labels if lb[0] == "engine"),
                 final_events(world, quiescent),
                 quiescent and self.good(world),
             )
-            nodes[wid] = node
-            return node
+            node = nodes[wid] = node_ids.setdefault(node, node)
+            spends = tuple(b for _, b in labels)
+            world_spends[wid] = spend_ids.setdefault(spends, spends)
+            moves: list[_Move | None] = [None] * len(labels)
+            world_moves[wid] = moves
+            return moves, node
 
-        def make_move(wid: int, label: Label) -> _Move:
-            world = worlds[wid]
+        def make_move(wid: int, i: int) -> _Move:
+            """Run the world's ``i``-th move on the engine."""
+            world, labels, _ = world_of(wid)
+            label, b = labels[i]
             child = clone(world)
             self.perform(child, label)
             raw = child.log
@@ -583,100 +654,98 @@ class Explorer:
             fired.update(child.fired)
             child.log = []
             child.fired = []
-            k = key(child)
+            k = store.key(child)
             cwid = world_ids.get(k)
             if cwid is None:
-                cwid = world_ids[k] = len(worlds)
-                worlds.append(child)
+                cwid = world_ids[k] = len(world_keys)
+                world_keys.append(k)
+                world_moves.append(None)
                 nodes.append(None)
+                world_spends.append(())
             new_id = new_ids.get(new)
             if new_id is None:
-                new_id = new_ids[new] = len(new_ids)
-            move = _Move(label, cwid, new, new_id, static,
+                new_id = new_ids[new] = len(new_logs)
+                new_logs.append(new)
+            label = labels_seen.setdefault(label, label)
+            return _Move(label, b, cwid, new_id, static,
                          any(e[1] == "E" and e[2] == "MIGRATION" for e in new), _actor(label))
-            moves[(wid, label)] = move
-            return move
 
         def expand_place(pid: int, sid: int) -> tuple[Succ, _Node]:
-            wid, used = places[pid]
-            node = nodes[wid] or world_node(wid, sid)
-            succ: Succ = []
-            for label, b in node.labels:
-                if b >= 0 and used[b] >= budget[b]:
-                    continue
-                move = moves.get((wid, label)) or make_move(wid, label)
+            wid, uid = divmod(place_keys[pid], n_used)
+            moves = world_moves[wid]
+            node = nodes[wid]
+            if moves is None or node is None:
+                moves, node = expand_world(wid, sid)
+            table = spend_table(uid)
+            succ: list[tuple[int, int, _Move]] = []
+            for i, b in enumerate(world_spends[wid]):
+                cu = uid
+                if b >= 0:
+                    cu = table[b]
+                    if cu < 0:
+                        continue
+                move = moves[i]
+                if move is None:
+                    move = moves[i] = make_move(wid, i)
                 for prop, detail in move.static:
-                    if _tag(prop, detail) not in found:
-                        note(prop, sid, detail, label, logs[state_key[sid] & _LOW] + move.new)
-                child = (move.world, _spend(used, b) if b >= 0 else used)
-                cpid = place_ids.get(child)
+                    note(prop, sid, detail, move)
+                ck = move.world * n_used + cu
+                cpid = place_ids.get(ck)
                 if cpid is None:
-                    cpid = place_ids[child] = len(places)
-                    places.append(child)
+                    cpid = place_ids[ck] = len(place_keys)
+                    place_keys.append(ck)
                     place_succ.append(None)
                     place_first.append(-1)
-                succ.append((cpid << 32, move.new_id, move))
-            place_succ[pid] = (succ, node)
-            return succ, node
+                succ.append((cpid << OBSERVER_BITS, move.new_id if move.events else 0, move))
+            info = place_succ[pid] = (tuple(succ), node)
+            return info
 
-        successors = self.successors
-        index_setdefault = index.setdefault
-        extended_get = extended.get
+        known_add = known.add
+        step = observer.step
         # States are numbered in the order found, so the queue of the
         # breadth-first search is the list of states itself, read as it grows
         # (up to the bound).
         for sid, k in enumerate(state_key):
             if sid >= limit:
                 break
-            pid = k >> 32
-            lid = k & _LOW
+            if progress is not None and not sid & 0xFFFF and sid:
+                progress(sid, len(place_keys), len(world_ids), time.perf_counter() - start)
+            pid = k >> OBSERVER_BITS
+            mon = k & OBSERVER_MASK
             info = place_succ[pid]
             if info is None:
                 place_first[pid] = sid
                 info = expand_place(pid, sid)
             succ, node = info
             if node.finals:
-                for prop, detail in final_event_violations(node.finals, lasts[lid]):
+                for prop, detail in observer.final(mon, node.finals):
                     note(prop, sid, detail)
-            if sequences and node.quiescent:
-                quiescent_logs.add(lid)
             edges += len(succ)
-            for cbase, new_id, move in succ:
-                clid = lid
-                if new_id:
-                    clid = extended_get(lid << 32 | new_id, -1)
-                    if clid < 0:
-                        # The first time this log meets what this move shows:
-                        # the earliest state where MIG-SAFETY-003 can fail so.
-                        full = logs[lid] + move.new
-                        clid = log_ids.get(full, -1)
-                        if clid < 0:
-                            clid = log_ids[full] = len(logs)
-                            logs.append(full)
-                            lasts.append(last_statuses(move.new, lasts[lid]))
-                        extended[lid << 32 | new_id] = clid
-                        if move.events:
-                            for prop, detail in event_order_violations(
-                                    successors, lasts[lid], move.new):
-                                note(prop, sid, detail, move.label, full)
-                k2 = cbase | clid
-                n = len(parent)
-                cid = index_setdefault(k2, n)
-                if cid == n:
+            for cbase, events, move in succ:
+                if events:
+                    cmon, bad = step(mon, events, new_logs[events])
+                    for prop, detail in bad:
+                        note(prop, sid, detail, move)
+                    k2 = cbase | cmon
+                else:
+                    k2 = cbase | mon
+                if k2 not in known:
+                    known_add(k2)
                     parent.append(sid)
                     via.append(move)
                     state_key.append(k2)
-                    if keep_graph:
-                        graph.append([])
-                if keep_graph:
-                    graph[sid].append(cid)
         result.states = len(parent)
         result.complete = len(parent) <= limit
         result.edges = edges
-        result.worlds = len(worlds)
-        result.places = len(places)
-        if keep_graph:
-            result.graph = graph
+        result.worlds = len(world_ids)
+        result.places = len(place_keys)
+        result.peak_mib = _peak_mib()
+        # Free what the rest does not need before deciding liveness.
+        known.clear()
+        world_ids.clear()
+        world_keys.clear()
+        store.clear()
+        current[:] = [-1, None, None]
         self._liveness(place_succ, place_first, note)
         declared = [t.trigger for t in transitions_for(self.base_repaired, self.prof.deviations)]
         result.transitions_declared = list(dict.fromkeys(declared))
@@ -684,14 +753,17 @@ class Explorer:
         for witness in self.scenario.witnesses:
             result.witnesses[witness] = witness in reached
             if witness not in reached:
-                found.setdefault((witness, ""), (0, None, (), "never reached"))
-        for (prop, _), (sid, last_label, seen, detail) in sorted(
+                found.setdefault((witness, ""), (0, None, "never reached"))
+        for (prop, _), (sid, last_move, detail) in sorted(
                 found.items(), key=lambda kv: kv[1][0]):
             kind = "liveness" if prop.startswith("MIG-LIVE") else (
                 "witness" if prop.startswith("MIG-WITNESS") else "safety")
-            path = [] if kind == "witness" else self._path(parent, via, sid)
-            if last_label is not None:
-                path.append(last_label)
+            moves_along = [] if kind == "witness" else self._moves_to(parent, via, sid)
+            if last_move is not None:
+                moves_along.append(last_move)
+            path = [m.label for m in moves_along]
+            seen = () if kind == "witness" else self.root_log + tuple(
+                entry for m in moves_along for entry in new_logs[m.new_id])
             defects = self.attribute(prop, path) if kind != "witness" else []
             result.violations.append(Violation(
                 prop, kind, detail,
@@ -704,13 +776,55 @@ class Explorer:
                 path,
             ))
         if sequences:
-            for name in self.root.vms:
-                result.sequences[name] = [list(seq) for seq in sorted({
-                    tuple(str(e[3]) for e in logs[lid] if e[0] == name and e[2] == "MIGRATION")
-                    for lid in quiescent_logs
-                })]
+            result.sequences = self._sequences(place_succ, new_logs)
         result.seconds = time.perf_counter() - start
         return result
+
+    def _sequences(self, place_succ: list[tuple[Succ, _Node] | None],
+                   new_logs: list[LogKey]) -> dict[str, list[list[str]]]:
+        """The MIGRATION statuses each VM's client can have seen when a run
+        comes to rest (a quiescent state), derived from the graph of places:
+        every path of places is a run (the observer only watches), so these
+        are the words its moves spell to a quiescent place, after what the
+        set-up showed. A VM whose events could repeat forever gets none."""
+        edges: list[list[int]] = []
+        quiet: list[bool] = []
+        moves: list[list[_Move]] = []
+        for info in place_succ:
+            if info is None:  # left unexpanded by the state bound
+                edges.append([])
+                moves.append([])
+                quiet.append(False)
+                continue
+            succ, node = info
+            edges.append([cbase >> OBSERVER_BITS for cbase, _, _ in succ])
+            moves.append([m for _, _, m in succ])
+            quiet.append(node.quiescent)
+        out: dict[str, list[list[str]]] = {}
+        for name in self.root.vms:
+            def spelled(new_id: int, name: str = name) -> tuple[str, ...]:
+                return tuple(str(e[3]) for e in new_logs[new_id]
+                             if e[0] == name and e[1] == "E" and e[2] == "MIGRATION")
+            spelling = [spelled(i) for i in range(len(new_logs))]
+            labels = [[spelling[m.new_id] for m in ms] for ms in moves]
+            found = words(edges, labels, quiet)
+            if found is None:
+                out[name] = []
+                continue
+            prefix = spelled_prefix(self.root_log, name)
+            out[name] = [list(prefix + w) for w in sorted(found)]
+        return out
+
+    @staticmethod
+    def _moves_to(parent: array[int], via: list[_Move | None], sid: int) -> list[_Move]:
+        path: list[_Move] = []
+        while sid > 0:
+            move = via[sid]
+            assert move is not None
+            path.append(move)
+            sid = parent[sid]
+        path.reverse()
+        return path
 
     def attribute(self, prop: str, path: list[Label]) -> list[str]:
         """The seed defects that explain a violation: each recorded defect whose
@@ -797,17 +911,6 @@ class Explorer:
         return bool(queue)
 
     @staticmethod
-    def _path(parent: list[int], via: list[_Move | None], sid: int) -> list[Label]:
-        path: list[Label] = []
-        while sid > 0:
-            move = via[sid]
-            assert move is not None
-            path.append(move.label)
-            sid = parent[sid]
-        path.reverse()
-        return path
-
-    @staticmethod
     def _liveness(
         place_succ: list[tuple[Succ, _Node] | None],
         place_first: list[int],
@@ -834,7 +937,7 @@ class Explorer:
             good[pid] = node.good
             enabled[pid] = node.enabled
             for cbase, _, move in succ:
-                cpid = cbase >> 32
+                cpid = cbase >> OBSERVER_BITS
                 edges[pid].append(cpid)
                 actors[pid].append(move.actor)
                 reverse[cpid].append(pid)

@@ -74,3 +74,45 @@ def fair_cycles(
         if always <= acting:
             found.append(component)
     return found
+
+
+def words(
+    edges: list[list[int]],
+    labels: list[list[tuple[str, ...]]],
+    accepting: list[bool],
+    start: int = 0,
+) -> frozenset[tuple[str, ...]] | None:
+    """Every word spelled along a path from ``start`` to an accepting node,
+    an edge spelling its label (a tuple of letters, often empty); None when
+    there are infinitely many (a cycle spells something).
+
+    The words from a node depend only on its strongly connected component
+    (its members reach one another spelling nothing, or the set is
+    infinite), and Tarjan's algorithm lists a component after every
+    component it reaches, so one pass in that order settles them all. Equal
+    sets are shared."""
+    components = strongly_connected(edges)
+    where = [0] * len(edges)
+    for c, members in enumerate(components):
+        for node in members:
+            where[node] = c
+    shared: dict[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]]] = {}
+    lang: list[frozenset[tuple[str, ...]]] = []
+    for c, members in enumerate(components):
+        out: set[tuple[str, ...]] = set()
+        for node in members:
+            if accepting[node]:
+                out.add(())
+            for nxt, label in zip(edges[node], labels[node], strict=True):
+                d = where[nxt]
+                if d == c:
+                    if label:
+                        return None
+                    continue
+                if label:
+                    out.update(label + w for w in lang[d])
+                else:
+                    out.update(lang[d])
+        frozen = frozenset(out)
+        lang.append(shared.setdefault(frozen, frozen))
+    return lang[where[start]]

@@ -175,3 +175,44 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 SCENARIO_BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
+
+
+def full_surface(bound: int = 2) -> Scenario:
+    """Every client and environment action of the smaller scenarios at once,
+    on both sides, each repeated up to ``bound`` times where repetition means
+    something: two VMs with events on, a deferred destination listening, and
+    ``bound`` migrates (every connect outcome of a socket) and cancels, one
+    events-off, one parameter change, a channel error and a file error after
+    delivery."""
+    if bound < 1:
+        raise ValueError(f"full-surface: the bound must be at least 1, not {bound}")
+    return Scenario(
+        "full-surface",
+        f"two VMs, up to {bound} migrates and {bound} cancels with every connect "
+        "outcome, events off, a parameter change, a channel error and a file error",
+        SMALL_WORLD + (
+            _events("source"),
+            {"migspec": "incoming", "uri": "defer"},
+            _events("destination"),
+            {"migspec": "qmp", "vm": "destination",
+             "command": _qmp("migrate-incoming", uri="tcp:0:4444")},
+        ),
+        (
+            ClientAction("migrate", MIGRATE_TCP, limit=bound,
+                         connect=("immediate", "delayed", "delayed-refused")),
+            ClientAction("migrate_cancel", CANCEL, limit=bound),
+            ClientAction("events-off", _events("source", False)),
+            ClientAction("set-parameters", _qmp("migrate-set-parameters", **{"compress-level": 9})),
+        ),
+        (
+            EnvAction("channel_error", {"channel_error": True}),
+            EnvAction("file error after delivery", {"completion_error": "file-after-delivery"}),
+        ),
+        max_states=50_000_000,
+        notes={"bound": str(bound)},
+    )
+
+
+#: Scenarios with a size parameter (``migspec explore --bound K``), by name;
+#: not among the default :data:`SCENARIOS`, which ``verify`` runs.
+BOUNDED: dict[str, Any] = {"full-surface": full_surface}

@@ -115,3 +115,92 @@ def key(world: World) -> tuple[Any, ...]:
         tuple(world.payloads.items()),
         tuple(world.env.__dict__.values()),
     )
+
+
+#: The fields of a :class:`World` a :class:`WorldStore` rebuilds from a key
+#: (the others are the same in every world of one exploration: its profile,
+#: build and transition table, and tracing off; the log, trace and fired
+#: triggers start empty).
+STORED_FIELDS = frozenset({"vms", "files", "readers", "payloads", "clock_us", "next_fid", "env"})
+SHARED_FIELDS = frozenset({"profile", "build", "table", "tracing", "log", "trace", "fired"})
+
+
+class WorldStore:
+    """Worlds kept as nothing but their keys.
+
+    A key here is :func:`key` with each VM's part, the environment and the
+    files replaced by a reference to the first object seen in that state
+    (SPIN calls this collapse compression): equal exactly when :func:`key`
+    is, and small, because most worlds share their VMs' states with many
+    others. :meth:`world` rebuilds a world from its key alone, so an
+    explorer need keep no world objects at all. A rebuilt world shares those
+    objects and must only be read; moves run on a :func:`clone`, which copies
+    them all."""
+
+    def __init__(self, root: World) -> None:
+        fields = set(root.__dict__)
+        if fields != STORED_FIELDS | SHARED_FIELDS:
+            unknown = sorted(fields ^ (STORED_FIELDS | SHARED_FIELDS))
+            raise TypeError(f"WorldStore does not know World fields {unknown}")
+        self.root = root
+        self.vm_ids: dict[tuple[Any, ...], int] = {}
+        self.vms: list[VM] = []
+        self.envs: dict[tuple[Any, ...], Any] = {}
+        self.files: dict[tuple[Any, ...], dict[int, Any]] = {}
+        #: Each distinct part of a key, once.
+        self.parts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def key(self, world: World) -> tuple[Any, ...]:
+        """The collapsed key of ``world`` (its parts remembered for
+        :meth:`world`; ``world`` itself is not kept). Equal parts of
+        different keys are one object."""
+        ids = []
+        for vm in world.vms.values():
+            k = _vm_key(vm)
+            n = self.vm_ids.get(k)
+            if n is None:
+                n = self.vm_ids[k] = len(self.vms)
+                self.vms.append(vm)
+            ids.append(n)
+        parts = self.parts
+        files = tuple([tuple(f.__dict__.values()) for f in world.files.values()])
+        known = parts.get(files)
+        if known is None:
+            known = parts[files] = files
+            self.files[files] = world.files
+        env = tuple(world.env.__dict__.values())
+        known_env = parts.get(env)
+        if known_env is None:
+            known_env = parts[env] = env
+            self.envs[env] = world.env
+        vms = tuple(ids)
+        readers = tuple(world.readers.items())
+        payloads = tuple(world.payloads.items())
+        return (world.clock_us, world.next_fid, parts.setdefault(vms, vms), known,
+                parts.setdefault(readers, readers), parts.setdefault(payloads, payloads),
+                known_env)
+
+    def world(self, k: tuple[Any, ...]) -> World:
+        """The world of key ``k`` (read only: :func:`clone` it to change it)."""
+        clock_us, next_fid, ids, files, readers, payloads, env = k
+        new: World = object.__new__(World)
+        d = new.__dict__ = self.root.__dict__.copy()
+        d["vms"] = {vm.name: vm for vm in (self.vms[i] for i in ids)}
+        d["files"] = self.files[files]
+        d["readers"] = dict(readers)
+        d["payloads"] = dict(payloads)
+        d["env"] = self.envs[env]
+        d["clock_us"] = clock_us
+        d["next_fid"] = next_fid
+        d["log"] = []
+        d["trace"] = []
+        d["fired"] = []
+        return new
+
+    def clear(self) -> None:
+        """Let go of every part."""
+        self.vm_ids.clear()
+        self.vms.clear()
+        self.envs.clear()
+        self.files.clear()
+        self.parts.clear()

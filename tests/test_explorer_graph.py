@@ -30,3 +30,20 @@ def test_cycle_through_a_good_state_is_fine() -> None:
     actors = [["a.thread"], ["a.thread"]]
     enabled = [frozenset({"a.thread"})] * 2
     assert fair_cycles(edges, actors, enabled, [True, False]) == []
+
+
+def test_words_of_a_graph() -> None:
+    """Every word spelled on a path from node 0 to an accepting node; a cycle
+    that spells nothing is fine, one that spells something is infinite."""
+    from migspec.properties.graphs import words
+
+    # 0 -a-> 1 -b-> 2 (accepting); 0 -> 3 (accepting); 3 <-> 4 silently; 4 -c-> 2
+    edges = [[1, 3], [2], [], [4], [3, 2]]
+    labels: list[list[tuple[str, ...]]] = [[("a",), ()], [("b",)], [], [()], [(), ("c",)]]
+    accepting = [False, False, True, True, False]
+    assert words(edges, labels, accepting) == frozenset({("a", "b"), (), ("c",)})
+    # the same with the silent cycle spelling something: infinitely many words
+    labels[3] = [("x",)]
+    assert words(edges, labels, accepting) is None
+    # nothing accepting: no word
+    assert words(edges, [[(), ()], [()], [], [()], [(), ()]], [False] * 5) == frozenset()
