@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from migspec.properties.graphs import fair_cycles, words
 from migspec.properties.observers import OBSERVER_BITS, OBSERVER_MASK, LastStatus
+from migspec.properties.places import PlaceGraph
 from migspec.properties.scenarios import Scenario
 from migspec.reference import scheduler as sched
 from migspec.reference.engine import Engine, execute_now, tick
@@ -248,11 +249,6 @@ class _Move(NamedTuple):
     events: bool
     actor: str
 
-
-#: A place's successors: (the place a move leads to, shifted above the
-#: observer's bits of a state key; the id of what the move showed if it sent
-#: MIGRATION events, else 0; the move).
-Succ = tuple[tuple[int, int, _Move], ...]
 
 #: A progress callback of :meth:`Explorer.run`: states, places, worlds so far
 #: and the seconds since the start.
@@ -589,9 +585,11 @@ class Explorer:
         new_logs: list[LogKey] = [()]
         # Places: a world and its budget use, packed as world * n_used + use.
         place_ids: dict[int, int] = {0: 0}
-        place_keys: list[int] = [0]
-        place_succ: list[tuple[Succ, _Node] | None] = [None]
-        place_first: list[int] = [0]
+        place_keys = array("q", [0])
+        graph: PlaceGraph[_Move, _Node] = PlaceGraph()
+        graph.add()
+        #: The first state of each place (where its findings are reported).
+        place_first = array("q", [0])
         # States: a place and an observer state, packed as place << bits | observer.
         root_key = observer.root
         known: set[int] = {root_key}
@@ -670,14 +668,15 @@ class Explorer:
             return _Move(label, b, cwid, new_id, static,
                          any(e[1] == "E" and e[2] == "MIGRATION" for e in new), _actor(label))
 
-        def expand_place(pid: int, sid: int) -> tuple[Succ, _Node]:
+        def expand_place(pid: int, sid: int) -> None:
             wid, uid = divmod(place_keys[pid], n_used)
             moves = world_moves[wid]
             node = nodes[wid]
             if moves is None or node is None:
                 moves, node = expand_world(wid, sid)
             table = spend_table(uid)
-            succ: list[tuple[int, int, _Move]] = []
+            targets: list[int] = []
+            taken: list[_Move] = []
             for i, b in enumerate(world_spends[wid]):
                 cu = uid
                 if b >= 0:
@@ -692,15 +691,18 @@ class Explorer:
                 ck = move.world * n_used + cu
                 cpid = place_ids.get(ck)
                 if cpid is None:
-                    cpid = place_ids[ck] = len(place_keys)
+                    cpid = place_ids[ck] = graph.add()
                     place_keys.append(ck)
-                    place_succ.append(None)
                     place_first.append(-1)
-                succ.append((cpid << OBSERVER_BITS, move.new_id if move.events else 0, move))
-            info = place_succ[pid] = (tuple(succ), node)
-            return info
+                targets.append(cpid)
+                taken.append(move)
+            graph.expand(pid, targets, tuple(taken), node)
 
         known_add = known.add
+        place_moves = graph.moves
+        place_nodes = graph.nodes
+        starts = graph.start
+        flat = graph.flat
         step = observer.step
         # States are numbered in the order found, so the queue of the
         # breadth-first search is the list of states itself, read as it grows
@@ -712,23 +714,27 @@ class Explorer:
                 progress(sid, len(place_keys), len(world_ids), time.perf_counter() - start)
             pid = k >> OBSERVER_BITS
             mon = k & OBSERVER_MASK
-            info = place_succ[pid]
-            if info is None:
+            taken_moves = place_moves[pid]
+            if taken_moves is None:
                 place_first[pid] = sid
-                info = expand_place(pid, sid)
-            succ, node = info
+                expand_place(pid, sid)
+                taken_moves = place_moves[pid]
+                assert taken_moves is not None
+            node = place_nodes[pid]
+            assert node is not None
             if node.finals:
                 for prop, detail in observer.final(mon, node.finals):
                     note(prop, sid, detail)
-            edges += len(succ)
-            for cbase, events, move in succ:
-                if events:
-                    cmon, bad = step(mon, events, new_logs[events])
+            s0 = starts[pid]
+            edges += len(taken_moves)
+            for cpid, move in zip(flat[s0:s0 + len(taken_moves)], taken_moves, strict=True):
+                if move.events:
+                    cmon, bad = step(mon, move.new_id, new_logs[move.new_id])
                     for prop, detail in bad:
                         note(prop, sid, detail, move)
-                    k2 = cbase | cmon
+                    k2 = cpid << OBSERVER_BITS | cmon
                 else:
-                    k2 = cbase | mon
+                    k2 = cpid << OBSERVER_BITS | mon
                 if k2 not in known:
                     known_add(k2)
                     parent.append(sid)
@@ -746,7 +752,7 @@ class Explorer:
         world_keys.clear()
         store.clear()
         current[:] = [-1, None, None]
-        self._liveness(place_succ, place_first, note)
+        self._liveness(graph, place_first, note)
         declared = [t.trigger for t in transitions_for(self.base_repaired, self.prof.deviations)]
         result.transitions_declared = list(dict.fromkeys(declared))
         result.transitions_fired = [t for t in result.transitions_declared if t in fired]
@@ -776,38 +782,26 @@ class Explorer:
                 path,
             ))
         if sequences:
-            result.sequences = self._sequences(place_succ, new_logs)
+            result.sequences = self._sequences(graph, new_logs)
         result.seconds = time.perf_counter() - start
         return result
 
-    def _sequences(self, place_succ: list[tuple[Succ, _Node] | None],
+    def _sequences(self, graph: PlaceGraph[_Move, _Node],
                    new_logs: list[LogKey]) -> dict[str, list[list[str]]]:
         """The MIGRATION statuses each VM's client can have seen when a run
         comes to rest (a quiescent state), derived from the graph of places:
         every path of places is a run (the observer only watches), so these
         are the words its moves spell to a quiescent place, after what the
         set-up showed. A VM whose events could repeat forever gets none."""
-        edges: list[list[int]] = []
-        quiet: list[bool] = []
-        moves: list[list[_Move]] = []
-        for info in place_succ:
-            if info is None:  # left unexpanded by the state bound
-                edges.append([])
-                moves.append([])
-                quiet.append(False)
-                continue
-            succ, node = info
-            edges.append([cbase >> OBSERVER_BITS for cbase, _, _ in succ])
-            moves.append([m for _, _, m in succ])
-            quiet.append(node.quiescent)
         out: dict[str, list[list[str]]] = {}
+        quiet = graph.per_node(lambda node: node.quiescent, False)
         for name in self.root.vms:
-            def spelled(new_id: int, name: str = name) -> tuple[str, ...]:
-                return tuple(str(e[3]) for e in new_logs[new_id]
-                             if e[0] == name and e[1] == "E" and e[2] == "MIGRATION")
-            spelling = [spelled(i) for i in range(len(new_logs))]
-            labels = [[spelling[m.new_id] for m in ms] for ms in moves]
-            found = words(edges, labels, quiet)
+            spelling = [spelled_prefix(log, name) for log in new_logs]
+
+            def spelled(move: _Move, spelling: list[tuple[str, ...]] = spelling) -> tuple[str, ...]:
+                return spelling[move.new_id]
+
+            found = words(graph.edges(), graph.per_edge(spelled), quiet)
             if found is None:
                 out[name] = []
                 continue
@@ -912,8 +906,8 @@ class Explorer:
 
     @staticmethod
     def _liveness(
-        place_succ: list[tuple[Succ, _Node] | None],
-        place_first: list[int],
+        graph: PlaceGraph[_Move, _Node],
+        place_first: array[int],
         note: Any,
     ) -> None:
         """MIG-LIVE-001 and MIG-LIVE-002, decided on the places: what can
@@ -924,36 +918,27 @@ class Explorer:
         end incomplete. Places left unexpanded by the bound count as able to
         reach a good state. Each finding is reported at the first state of its
         earliest place."""
-        n = len(place_succ)
-        edges: list[list[int]] = [[] for _ in range(n)]
-        actors: list[list[str]] = [[] for _ in range(n)]
-        good = [False] * n
-        enabled: list[frozenset[str]] = [frozenset()] * n
-        reverse: list[list[int]] = [[] for _ in range(n)]
-        for pid, info in enumerate(place_succ):
-            if info is None:
-                continue
-            succ, node = info
-            good[pid] = node.good
-            enabled[pid] = node.enabled
-            for cbase, _, move in succ:
-                cpid = cbase >> OBSERVER_BITS
-                edges[pid].append(cpid)
-                actors[pid].append(move.actor)
-                reverse[cpid].append(pid)
-        ok = [good[i] or place_succ[i] is None for i in range(n)]
-        stack = [i for i in range(n) if ok[i]]
+        n = len(graph)
+        good = graph.per_node(lambda node: node.good, True)
+        offsets, sources = graph.predecessors()
+        ok = bytearray(n)
+        stack = [i for i in range(n) if good[i]]
+        for i in stack:
+            ok[i] = 1
         while stack:
             cid = stack.pop()
-            for pid in reverse[cid]:
+            for pid in sources[offsets[cid]:offsets[cid + 1]]:
                 if not ok[pid]:
-                    ok[pid] = True
+                    ok[pid] = 1
                     stack.append(pid)
+        del offsets, sources
         stuck = [place_first[i] for i in range(n) if not ok[i]]
         if stuck:
             note("MIG-LIVE-001", min(stuck), "no quiescent state with every migration "
                  "terminal is reachable from here")
-        cycles = fair_cycles(edges, actors, enabled, good)
+        cycles = fair_cycles(graph.edges(), graph.per_edge(lambda m: m.actor),
+                             graph.per_node(lambda node: node.enabled, frozenset()),
+                             graph.per_node(lambda node: node.good, False))
         if cycles:
             first = min(cycles, key=lambda c: min(place_first[i] for i in c))
             note("MIG-LIVE-002", min(place_first[i] for i in first),

@@ -3,32 +3,45 @@ successor lists indexed by node."""
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterator, Sequence
 
-def strongly_connected(edges: list[list[int]]) -> list[list[int]]:
-    """Tarjan's strongly connected components (iterative), each sorted."""
-    index: list[int] = [-1] * len(edges)
-    low: list[int] = [0] * len(edges)
-    on_stack = [False] * len(edges)
+
+def strongly_connected(edges: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Tarjan's strongly connected components (iterative), each sorted, each
+    listed after every component it reaches."""
+    return list(components(edges))
+
+
+def components(edges: Sequence[Sequence[int]]) -> Iterator[list[int]]:
+    """:func:`strongly_connected`, one component at a time. ``edges[node]``
+    is read once per node (it may be computed on access)."""
+    n = len(edges)
+    index = array("q", bytes(8 * n)) if n else array("q")
+    for i in range(n):
+        index[i] = -1
+    low = array("q", bytes(8 * n))
+    on_stack = bytearray(n)
     stack: list[int] = []
-    out: list[list[int]] = []
     counter = 0
-    for root in range(len(edges)):
+    for root in range(n):
         if index[root] != -1:
             continue
-        work = [(root, 0)]
+        work: list[tuple[int, int, Sequence[int]]] = [(root, 0, ())]
         while work:
-            node, i = work.pop()
+            node, i, succ = work.pop()
             if i == 0:
                 index[node] = low[node] = counter
                 counter += 1
                 stack.append(node)
-                on_stack[node] = True
+                on_stack[node] = 1
+                succ = edges[node]
             recurse = False
-            for j in range(i, len(edges[node])):
-                nxt = edges[node][j]
+            for j in range(i, len(succ)):
+                nxt = succ[j]
                 if index[nxt] == -1:
-                    work.append((node, j + 1))
-                    work.append((nxt, 0))
+                    work.append((node, j + 1, succ))
+                    work.append((nxt, 0, ()))
                     recurse = True
                     break
                 if on_stack[nxt]:
@@ -42,24 +55,25 @@ def strongly_connected(edges: list[list[int]]) -> list[list[int]]:
                 component: list[int] = []
                 while True:
                     top = stack.pop()
-                    on_stack[top] = False
+                    on_stack[top] = 0
                     component.append(top)
                     if top == node:
                         break
-                out.append(sorted(component))
-    return out
+                yield sorted(component)
 
 
 def fair_cycles(
-    edges: list[list[int]],
-    edge_actor: list[list[str]],
-    enabled: list[frozenset[str]],
-    good: list[bool],
+    edges: Sequence[Sequence[int]],
+    edge_actor: Sequence[Sequence[str]],
+    enabled: Sequence[frozenset[str]],
+    good: Sequence[bool],
 ) -> list[list[int]]:
     """Cycles that avoid every good state although weakly fair (MIG-LIVE-002):
     every engine actor enabled throughout the cycle also acts inside it."""
     found: list[list[int]] = []
-    for component in strongly_connected(edges):
+    for component in components(edges):
+        if len(component) == 1 and component[0] not in edges[component[0]]:
+            continue  # no cycle through it
         members = set(component)
         inner = [
             (sid, actor)
@@ -77,9 +91,9 @@ def fair_cycles(
 
 
 def words(
-    edges: list[list[int]],
-    labels: list[list[tuple[str, ...]]],
-    accepting: list[bool],
+    edges: Sequence[Sequence[int]],
+    labels: Sequence[Sequence[tuple[str, ...]]],
+    accepting: Sequence[bool],
     start: int = 0,
 ) -> frozenset[tuple[str, ...]] | None:
     """Every word spelled along a path from ``start`` to an accepting node,
@@ -91,14 +105,12 @@ def words(
     infinite), and Tarjan's algorithm lists a component after every
     component it reaches, so one pass in that order settles them all. Equal
     sets are shared."""
-    components = strongly_connected(edges)
-    where = [0] * len(edges)
-    for c, members in enumerate(components):
-        for node in members:
-            where[node] = c
+    where = array("q", bytes(8 * len(edges)))
     shared: dict[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]]] = {}
     lang: list[frozenset[tuple[str, ...]]] = []
-    for c, members in enumerate(components):
+    for c, members in enumerate(components(edges)):
+        for node in members:
+            where[node] = c
         out: set[tuple[str, ...]] = set()
         for node in members:
             if accepting[node]:
