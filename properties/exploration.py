@@ -50,16 +50,20 @@ def explore(
     sequences: bool = False,
     progress: Callable[[Result], None] | None = None,
     searching: Callable[[str, str], Progress] | None = None,
+    check_sharing: bool = False,
 ) -> Summary:
     """Explore each scenario under each profile and judge the results.
     ``progress`` hears of each finished run; ``searching(profile, scenario)``
     gives the callback that hears of a run's progress (see
-    :meth:`Explorer.run`)."""
+    :meth:`Explorer.run`). ``check_sharing`` checks that no move changes a
+    VM it shares (:attr:`Explorer.check_sharing`)."""
     summary = Summary()
     for profile in profiles:
         fired: set[str] = set()
         for scenario in scenarios:
-            result = Explorer(scenario, profile).run(
+            explorer = Explorer(scenario, profile)
+            explorer.check_sharing = check_sharing
+            result = explorer.run(
                 sequences=sequences,
                 progress=searching(profile, scenario.name) if searching else None)
             summary.runs.append(result)

@@ -327,6 +327,9 @@ class Explorer:
         self.budget = tuple(a.limit for a in scenario.client) + tuple(
             e.limit for e in scenario.env
         )
+        #: Check after every move that it changed no VM it shares with the
+        #: world it came from (tests and ``verify`` turn this on).
+        self.check_sharing = False
 
     # -- moves --------------------------------------------------------------------
     def world_labels(self, world: World) -> tuple[list[tuple[Label, int]], bool]:
@@ -359,6 +362,15 @@ class Explorer:
         if label[0] == "env":
             return _spend(used, len(self.scenario.client) + label[1])
         return used
+
+    def acting(self, label: Label) -> str | None:
+        """The VM a move acts for (the only one its step may change without
+        :meth:`World.own`); None for the environment and the clock."""
+        if label[0] == "engine":
+            return str(label[1])
+        if label[0] == "client":
+            return self.scenario.client[label[1]].vm
+        return None
 
     def perform(self, world: World, label: Label) -> None:
         """Run ``label`` on ``world`` (mutated)."""
@@ -644,8 +656,11 @@ class Explorer:
             """Run the world's ``i``-th move on the engine."""
             world, labels, _ = world_of(wid)
             label, b = labels[i]
-            child = clone(world)
+            child = clone(world, self.acting(label))
             self.perform(child, label)
+            if self.check_sharing and store.changed(child):
+                raise AssertionError(f"{self.describe(label)} changed the VMs "
+                                     f"{store.changed(child)} it shares (copy on write)")
             raw = child.log
             new = tuple([compact(n, o) for n, o in raw])
             static = tuple(self.step_violations(world, child, label, raw, new))

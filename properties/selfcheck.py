@@ -155,7 +155,7 @@ def explorer_verdicts(advance: Advance | None = None) -> CheckResult:
         if advance is not None:
             advance(len(explored), runs)
 
-    summary = explore(profiles=tuple(PROFILES), progress=one_more)
+    summary = explore(profiles=tuple(PROFILES), progress=one_more, check_sharing=True)
     problems = list(summary.problems)
     replayed = 0
     for result in summary.runs:

@@ -30,7 +30,7 @@ def migrate_fd_connect(world: World, vm: VM, fid: int) -> None:
     s.thread = tid
     reader = world.readers.get(fid)
     if reader is not None:
-        world.vms[reader].incoming.accepted.append(fid)
+        world.own(reader).incoming.accepted.append(fid)
 
 
 def migrate_fd_error(world: World, vm: VM, trigger: str) -> None:
@@ -65,7 +65,7 @@ def _pair(world: World, vm: VM, fid: int, scheme: str) -> None:
             continue
         for uri in other.incoming.listening:
             if uri.startswith(scheme):
-                other.incoming.listening.remove(uri)
+                world.own(other.name).incoming.listening.remove(uri)
                 world.readers[fid] = other.name
                 return
 

@@ -24,6 +24,11 @@ def _cp(obj: T) -> T:
     return new
 
 
+def clone_vm(vm: VM) -> VM:
+    """An independent copy of ``vm``."""
+    return _clone_vm(vm)
+
+
 def _clone_vm(vm: VM) -> VM:
     new = _cp(vm)
     s = new.s = _cp(vm.s)
@@ -45,10 +50,21 @@ def _clone_vm(vm: VM) -> VM:
     return new
 
 
-def clone(world: World) -> World:
-    """An independent copy of ``world`` (log entries are shared: never mutated)."""
+def clone(world: World, acting: str | None = None) -> World:
+    """An independent copy of ``world`` (log entries are shared: never mutated).
+
+    With ``acting``, only that VM is copied; the others are shared with
+    ``world`` (copy on write: a step that changes another VM takes it through
+    :meth:`World.own`). The explorer passes the VM a move acts for, and its
+    tests check that no move changes a VM it shares."""
     new = _cp(world)
-    new.vms = {name: _clone_vm(vm) for name, vm in world.vms.items()}
+    if acting is None:
+        new.vms = {name: _clone_vm(vm) for name, vm in world.vms.items()}
+        new.shared = frozenset()
+    else:
+        new.vms = {name: _clone_vm(vm) if name == acting else vm
+                   for name, vm in world.vms.items()}
+        new.shared = frozenset(world.vms) - {acting}
     new.files = {fid: _cp(f) for fid, f in world.files.items()}
     new.readers = dict(world.readers)
     new.payloads = dict(world.payloads)
@@ -122,7 +138,8 @@ def key(world: World) -> tuple[Any, ...]:
 #: build and transition table, and tracing off; the log, trace and fired
 #: triggers start empty).
 STORED_FIELDS = frozenset({"vms", "files", "readers", "payloads", "clock_us", "next_fid", "env"})
-SHARED_FIELDS = frozenset({"profile", "build", "table", "tracing", "log", "trace", "fired"})
+SHARED_FIELDS = frozenset({"profile", "build", "table", "tracing", "log", "trace", "fired",
+                           "shared"})
 
 
 class WorldStore:
@@ -145,6 +162,11 @@ class WorldStore:
         self.root = root
         self.vm_ids: dict[tuple[Any, ...], int] = {}
         self.vms: list[VM] = []
+        #: Each kept VM's key, and its number by object identity (a world
+        #: rebuilt from a key shares the kept VM objects, which are never
+        #: changed, so a VM still shared needs no keying).
+        self.vm_keys: list[tuple[Any, ...]] = []
+        self.by_object: dict[int, int] = {}
         self.envs: dict[tuple[Any, ...], Any] = {}
         self.files: dict[tuple[Any, ...], dict[int, Any]] = {}
         #: Each distinct part of a key, once.
@@ -156,11 +178,15 @@ class WorldStore:
         different keys are one object."""
         ids = []
         for vm in world.vms.values():
-            k = _vm_key(vm)
-            n = self.vm_ids.get(k)
-            if n is None:
-                n = self.vm_ids[k] = len(self.vms)
-                self.vms.append(vm)
+            n = self.by_object.get(id(vm), -1)
+            if n < 0 or self.vms[n] is not vm:
+                k = _vm_key(vm)
+                n = self.vm_ids.get(k, -1)
+                if n < 0:
+                    n = self.vm_ids[k] = len(self.vms)
+                    self.vms.append(vm)
+                    self.vm_keys.append(k)
+                    self.by_object[id(vm)] = n
             ids.append(n)
         parts = self.parts
         files = tuple([tuple(f.__dict__.values()) for f in world.files.values()])
@@ -195,12 +221,27 @@ class WorldStore:
         d["log"] = []
         d["trace"] = []
         d["fired"] = []
+        d["shared"] = frozenset()
         return new
+
+    def changed(self, world: World) -> list[str]:
+        """The VMs ``world`` shares with this store whose state no longer
+        matches their key: a step changed a VM it shared, without
+        :meth:`World.own` (empty when copy on write is respected)."""
+        out = []
+        for name in world.shared:
+            vm = world.vms[name]
+            n = self.by_object.get(id(vm), -1)
+            if n >= 0 and self.vms[n] is vm and _vm_key(vm) != self.vm_keys[n]:
+                out.append(name)
+        return out
 
     def clear(self) -> None:
         """Let go of every part."""
         self.vm_ids.clear()
         self.vms.clear()
+        self.vm_keys.clear()
+        self.by_object.clear()
         self.envs.clear()
         self.files.clear()
         self.parts.clear()

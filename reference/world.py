@@ -75,10 +75,13 @@ class World:
         self.table = compile_table(self.profile.repaired, self.profile.deviations)
         #: Triggers fired since the caller last cleared it (explorer coverage).
         self.fired: list[str] = []
+        #: VMs this world shares with the world it was copied from (the
+        #: explorer's ``clone(world, acting)``); :meth:`own` copies one first.
+        self.shared: frozenset[str] = frozenset()
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        del state["table"], state["fired"]
+        del state["table"], state["fired"], state["shared"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -86,6 +89,18 @@ class World:
         self._transient()
 
     # -- processes ---------------------------------------------------------
+    def own(self, name: str) -> VM:
+        """The VM ``name``, to change. A step changes the VM it acts for; one
+        that changes another VM (a connection reaching a listening
+        destination) takes it from here, so that a VM this world shares
+        with its original is copied first (``snapshot.clone``)."""
+        if name in self.shared:
+            from migspec.reference.snapshot import clone_vm
+
+            self.vms[name] = clone_vm(self.vms[name])
+            self.shared = self.shared - {name}
+        return self.vms[name]
+
     def add_vm(self, name: str) -> VM:
         """A new QEMU process called ``name`` (``register_global_state`` done)."""
         vm = VM(name=name, ram=Ram(total=ram_block_bytes(self.env.ram_bytes)))

@@ -13,7 +13,7 @@ from migspec.spec.defects import DEFECT_BY_ID
 
 @pytest.fixture(scope="module")
 def summary() -> Summary:
-    return explore(sequences=True)
+    return explore(sequences=True, check_sharing=True)
 
 
 def test_fixed_profile_has_no_violation_and_seed_ones_are_defects(summary: Summary) -> None:

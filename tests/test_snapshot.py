@@ -80,3 +80,22 @@ def test_world_store_rebuilds_every_world_from_its_key() -> None:
     bad.__dict__["extra"] = 1
     with pytest.raises(TypeError, match="extra"):
         snapshot.WorldStore(bad)
+
+
+def test_copy_on_write_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The explorer copies only the VM a move acts for and shares the others;
+    a step that changes another VM must take it through World.own. With
+    ``check_sharing`` the explorer catches a step that does not: here the
+    connection that reaches the listening destination (mainloop._pair)."""
+    from migspec.properties.explorer import Explorer
+    from migspec.properties.scenarios import SCENARIO_BY_NAME
+    from migspec.reference.world import World
+
+    ex = Explorer(SCENARIO_BY_NAME["migrate-cancel"], "fixed")
+    ex.check_sharing = True
+    assert ex.run().complete  # respected: no complaint
+    monkeypatch.setattr(World, "own", lambda self, name: self.vms[name])
+    ex = Explorer(SCENARIO_BY_NAME["migrate-cancel"], "fixed")
+    ex.check_sharing = True
+    with pytest.raises(AssertionError, match=r"changed the VMs \['destination'\]"):
+        ex.run()
