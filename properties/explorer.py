@@ -604,7 +604,8 @@ class Explorer:
         place_first = array("q", [0])
         # States: a place and an observer state, packed as place << bits | observer.
         root_key = observer.root
-        known: set[int] = {root_key}
+        #: The observer states met at each place, as a bit mask.
+        place_obs: list[int] = [1 << observer.root]
         state_key = array("q", [root_key])
         #: Each state's parent and the move from it (breadth-first: shortest).
         parent = array("q", [-1])
@@ -707,13 +708,13 @@ class Explorer:
                 cpid = place_ids.get(ck)
                 if cpid is None:
                     cpid = place_ids[ck] = graph.add()
+                    place_obs.append(0)
                     place_keys.append(ck)
                     place_first.append(-1)
                 targets.append(cpid)
                 taken.append(move)
             graph.expand(pid, targets, tuple(taken), node)
 
-        known_add = known.add
         place_moves = graph.moves
         place_nodes = graph.nodes
         starts = graph.start
@@ -743,18 +744,17 @@ class Explorer:
             s0 = starts[pid]
             edges += len(taken_moves)
             for cpid, move in zip(flat[s0:s0 + len(taken_moves)], taken_moves, strict=True):
+                cmon = mon
                 if move.events:
                     cmon, bad = step(mon, move.new_id, new_logs[move.new_id])
                     for prop, detail in bad:
                         note(prop, sid, detail, move)
-                    k2 = cpid << OBSERVER_BITS | cmon
-                else:
-                    k2 = cpid << OBSERVER_BITS | mon
-                if k2 not in known:
-                    known_add(k2)
+                met = place_obs[cpid]
+                if not met >> cmon & 1:
+                    place_obs[cpid] = met | 1 << cmon
                     parent.append(sid)
                     via.append(move)
-                    state_key.append(k2)
+                    state_key.append(cpid << OBSERVER_BITS | cmon)
         result.states = len(parent)
         result.complete = len(parent) <= limit
         result.edges = edges
@@ -762,7 +762,7 @@ class Explorer:
         result.places = len(place_keys)
         result.peak_mib = _peak_mib()
         # Free what the rest does not need before deciding liveness.
-        known.clear()
+        place_obs.clear()
         world_ids.clear()
         world_keys.clear()
         store.clear()
