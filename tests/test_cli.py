@@ -123,3 +123,38 @@ def test_verify_json() -> None:
     assert doc["ok"] is True
     assert doc["checks"]
     assert all(c["ok"] is True for c in doc["checks"])
+
+
+def test_explore_full_surface_with_a_bound() -> None:
+    """`explore --scenario full-surface --bound 1 --json` exhausts the bounded
+    scenario (fixed: no violation) and reports its size and memory; --bound
+    is refused where it means nothing, with exit status 2 and one line."""
+    done = migspec("explore", "--scenario", "full-surface", "--bound", "1", "--profile",
+                   "fixed", "--json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    (run,) = doc["runs"]
+    assert run["scenario"] == "full-surface" and run["complete"] and run["violations"] == []
+    assert run["worlds"] < run["places"] <= run["states"] < run["edges"]
+    assert run["peak_mib"] > 0
+    for args, text in [
+        (["--bound", "2"], "--bound sizes a bounded scenario (full-surface); no --scenario"),
+        (["--scenario", "migrate-cancel", "--bound", "2"], '"migrate-cancel" has no bound'),
+        (["--scenario", "full-surface", "--bound", "0"], "must be at least 1, not 0"),
+        (["--scenario", "full-surface", "--max-states", "-3"], "must be at least 1, not -3"),
+    ]:
+        bad = migspec("explore", *args, "--quiet")
+        assert bad.returncode == 2, args
+        assert text in bad.stderr, bad.stderr
+        assert "Traceback" not in bad.stderr
+
+
+def test_explore_stops_at_max_states() -> None:
+    """--max-states bounds a run: it ends incomplete, which is a problem
+    (exit status 1), and says so."""
+    done = migspec("explore", "--scenario", "full-surface", "--bound", "1", "--profile",
+                   "fixed", "--max-states", "1000", "--json", "--quiet")
+    assert done.returncode == 1
+    doc = json.loads(done.stdout)
+    assert doc["runs"][0]["complete"] is False
+    assert doc["problems"] == ["fixed/full-surface: state bound 1000 reached"]
