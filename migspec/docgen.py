@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from migspec.docsite import pages as site_pages
-from migspec.properties.scenarios import SCENARIOS
+from migspec.properties.scenarios import BOUNDED, SCENARIOS, Scenario
 from migspec.reference import wire
 from migspec.reference.script import replay
 from migspec.serve.control import CONTROL_COMMANDS
@@ -168,21 +168,35 @@ def scenarios() -> str:
         "is free) and the environment's events.\n"
     )
     for sc in SCENARIOS:
-        parts.append(f"\n## `{sc.name}`\n\n{sc.description}.\n\nSet-up:\n\n```json\n")
-        parts.append("\n".join(json.dumps(line) for line in sc.setup) + "\n```\n\n")
-        parts.append(_table(
-            ["client action", "VM", "limit", "connect outcomes", "command"],
-            ([a.label, a.vm, a.limit, ", ".join(a.connect) or "-",
-              f"`{json.dumps(a.command)}`"] for a in sc.client),
+        parts.append(_scenario(sc))
+    for name, make in BOUNDED.items():
+        sc = make(2)
+        parts.append(_scenario(sc, f"Bounded: `migspec explore --scenario {name} --bound K` "
+                                   "sizes it (default 2); shown here with K = 2. Not among "
+                                   "the scenarios `migspec verify` and a plain `migspec "
+                                   "explore` run."))
+    return "".join(parts)
+
+
+def _scenario(sc: Scenario, note: str = "") -> str:
+    parts = [f"\n## `{sc.name}`\n\n{sc.description}.\n\n"]
+    if note:
+        parts.append(note + "\n\n")
+    parts.append("Set-up:\n\n```json\n")
+    parts.append("\n".join(json.dumps(line) for line in sc.setup) + "\n```\n\n")
+    parts.append(_table(
+        ["client action", "VM", "limit", "connect outcomes", "command"],
+        ([a.label, a.vm, a.limit, ", ".join(a.connect) or "-",
+          f"`{json.dumps(a.command)}`"] for a in sc.client),
+    ))
+    if sc.env:
+        parts.append("\n" + _table(
+            ["environment event", "limit", "env"],
+            ([e.label, e.limit, f"`{json.dumps(e.values)}`"] for e in sc.env),
         ))
-        if sc.env:
-            parts.append("\n" + _table(
-                ["environment event", "limit", "env"],
-                ([e.label, e.limit, f"`{json.dumps(e.values)}`"] for e in sc.env),
-            ))
-        if sc.witnesses:
-            parts.append(f"\nMust reach: {', '.join(sc.witnesses)}.\n")
-        parts.append(f"\nState bound: {sc.max_states}.\n")
+    if sc.witnesses:
+        parts.append(f"\nMust reach: {', '.join(sc.witnesses)}.\n")
+    parts.append(f"\nState bound: {sc.max_states}.\n")
     return "".join(parts)
 
 

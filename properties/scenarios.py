@@ -4,6 +4,7 @@ model's configuration."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,4 +216,4 @@ def full_surface(bound: int = 2) -> Scenario:
 
 #: Scenarios with a size parameter (``migspec explore --bound K``), by name;
 #: not among the default :data:`SCENARIOS`, which ``verify`` runs.
-BOUNDED: dict[str, Any] = {"full-surface": full_surface}
+BOUNDED: dict[str, Callable[[int], Scenario]] = {"full-surface": full_surface}
