@@ -239,7 +239,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     if args.max_states is not None:
         scenarios = [dataclasses.replace(s, max_states=args.max_states) for s in scenarios]
     profiles = [args.profile] if args.profile else sorted(PROFILES, reverse=True)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
 
     def progress(result: Result) -> None:
         if not args.quiet:
