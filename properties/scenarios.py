@@ -173,6 +173,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         finds=("DEF-INCOMING-ONCE-NO-RETURN",),
     ),
+    Scenario(
+        "cancel-twice",
+        "events on; a migration cancelled twice, the second cancel racing the first's "
+        "cleanup (qemu-7.2 sends 'cancelling' again: QEMU72-CANCEL-AGAIN-EVENT)",
+        SMALL_WORLD + (_events("source"),),
+        (ClientAction("migrate", MIGRATE_EXEC), ClientAction("migrate_cancel", CANCEL, limit=2)),
+        finds=("DEF-EVENT-ORDER",),
+    ),
 )
 
 SCENARIO_BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}

@@ -353,8 +353,9 @@ def qmp_migrate_cancel(world: World, vm: VM, args: dict[str, Any]) -> None:
         world.set_state(vm, s.state, "cancel")
     elif s.state == S.CANCELLING and world.profile.deviates("QEMU72-CANCEL-AGAIN-EVENT"):
         # QEMU 7.2's loop also runs in CANCELLING: its CAS CANCELLING -> CANCELLING
-        # succeeds and sends the event again; nothing else changes
-        world.migration_event(vm, S.CANCELLING)
+        # succeeds and sends the event again; nothing else changes (a declared
+        # transition, so the explorer's event-order property knows it)
+        world.set_state(vm, S.CANCELLING, "cancel_again")
     if s.state == S.CANCELLING and fid is not None:
         f = world.files[fid]
         if f.can_shutdown:  # qemu_file_shutdown; -ENOSYS for popen/fd files

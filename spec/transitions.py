@@ -149,6 +149,18 @@ TRANSITIONS: tuple[TransitionDecl, ...] = (
         "MIG-CANCEL-001",
     ),
     TransitionDecl(
+        "cancel_again",
+        (S.CANCELLING,),
+        S.CANCELLING,
+        Actor.QMP,
+        "qemu-7.2: migrate_cancel while cancelling; 7.2's loop runs in CANCELLING too and "
+        "its compare-and-swap CANCELLING -> CANCELLING succeeds and sends the event again "
+        "(7.2 migration.c:2027-2037, 1869-1876); the seed's loop stops there (585-590)",
+        "575-600",
+        "MIG-CANCEL-001",
+        deviation="QEMU72-CANCEL-AGAIN-EVENT",
+    ),
+    TransitionDecl(
         "cleanup_cancelled",
         (S.CANCELLING,),
         S.CANCELLED,
