@@ -94,6 +94,8 @@ class Result:
     worlds: int = 0
     places: int = 0
     seconds: float = 0.0
+    #: Processor time the search took (on a shared machine, what one core spent).
+    cpu_seconds: float = 0.0
     #: The process's peak resident memory when the search ended (MiB).
     peak_mib: float = 0.0
     complete: bool = True
@@ -115,6 +117,7 @@ class Result:
             "worlds": self.worlds,
             "places": self.places,
             "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
             "peak_mib": self.peak_mib,
             "complete": self.complete,
             "transitions_fired": self.transitions_fired,
@@ -545,6 +548,7 @@ class Explorer:
              progress: Progress | None) -> Result:
         limit = max_states or self.scenario.max_states
         start = time.perf_counter()
+        cpu_start = time.process_time()
         result = Result(self.profile, self.scenario.name)
         budget = self.budget
         observer = LastStatus(list(self.root.vms), self.successors, self.root_log)
@@ -799,6 +803,7 @@ class Explorer:
         if sequences:
             result.sequences = self._sequences(graph, new_logs)
         result.seconds = time.perf_counter() - start
+        result.cpu_seconds = time.process_time() - cpu_start
         return result
 
     def _sequences(self, graph: PlaceGraph[_Move, _Node],
