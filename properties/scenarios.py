@@ -75,17 +75,21 @@ MIGRATE_TCP = _qmp("migrate", uri="tcp:127.0.0.1:4444")
 MIGRATE_EXEC = _qmp("migrate", uri="exec:cat > /dev/null")
 CANCEL = _qmp("migrate_cancel")
 
+#: Events on at both VMs, and a destination started with ``-incoming defer``
+#: then told to listen.
+EVENTS_ON_A_LISTENING_PAIR: Script = (
+    _events("source"),
+    {"migspec": "incoming", "uri": "defer"},
+    _events("destination"),
+    {"migspec": "qmp", "vm": "destination",
+     "command": _qmp("migrate-incoming", uri="tcp:0:4444")},
+)
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "migrate-cancel",
         "events on; migrate to a destination that accepts; one migrate_cancel at any point",
-        SMALL_WORLD + (
-            _events("source"),
-            {"migspec": "incoming", "uri": "defer"},
-            _events("destination"),
-            {"migspec": "qmp", "vm": "destination",
-             "command": _qmp("migrate-incoming", uri="tcp:0:4444")},
-        ),
+        SMALL_WORLD + EVENTS_ON_A_LISTENING_PAIR,
         (ClientAction("migrate", MIGRATE_TCP), ClientAction("migrate_cancel", CANCEL)),
         finds=("DEF-EVENT-ORDER", "DEF-SPLIT-BRAIN"),
     ),
@@ -199,13 +203,7 @@ def full_surface(bound: int = 2) -> Scenario:
         "full-surface",
         f"two VMs, up to {bound} migrates and {bound} cancels with every connect "
         "outcome, events off, a parameter change, a channel error and a file error",
-        SMALL_WORLD + (
-            _events("source"),
-            {"migspec": "incoming", "uri": "defer"},
-            _events("destination"),
-            {"migspec": "qmp", "vm": "destination",
-             "command": _qmp("migrate-incoming", uri="tcp:0:4444")},
-        ),
+        SMALL_WORLD + EVENTS_ON_A_LISTENING_PAIR,
         (
             ClientAction("migrate", MIGRATE_TCP, limit=bound,
                          connect=("immediate", "delayed", "delayed-refused")),
