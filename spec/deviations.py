@@ -1250,6 +1250,23 @@ REPAIRS: tuple[Repair, ...] = (
         "DEF-CONT-DURING-COMPLETION",
         "qmp_cont refuses in finish-migrate with \"Migration is not finalized yet\" "
         "(monitor/qmp-cmds.c:129-130)",
+    ),    Repair(
+        "DEF-GLOBAL-STATE-UNTERMINATED",
+        "global_state_post_load writes a NUL into the buffer's last byte when strnlen finds "
+        "none, before qapi_enum_parse (migration/global_state.c:97-108)",
+    ),
+    Repair(
+        "DEF-INCOMING-INVALIDATE-EXIT",
+        "process_incoming_migration_bh reports a bdrv_activate_all failure and sets "
+        "autostart = false instead of exiting; 'completed' follows the run-state change "
+        "(migration/migration.c:524-535, 553-572)",
+    ),
+    Repair(
+        "DEF-INCOMING-LOAD-RUNNING",
+        "not reachable: a second stream needs a second listener, and qmp_migrate_incoming "
+        "returns after its once test and refuses outside 'inmigrate' "
+        "(migration/migration.c:2226-2233); a socket listener ignores an extra connection "
+        "(migration/socket.c:155-158)",
     ),
 )
 
@@ -1271,6 +1288,13 @@ KEPT: tuple[Kept, ...] = (
         "migration_iteration_finish still calls vm_start for a failed or cancelled migration "
         "whose guest was running (migration/migration.c:3814-3822), even after the device "
         "state was sent",
+    ),
+    Kept(
+        "DEF-INCOMING-DEBUG-ABORT",
+        "softmmu/runstate.c:77-162 still lets 'inmigrate' enter none of debug, inmigrate, "
+        "restore-vm, save-vm; migrate_prepare refuses only inmigrate and postmigrate "
+        "(migration/migration.c:2361-2370), global_state_store stores 'debug' at completion "
+        "(:3327) and process_incoming_migration_bh calls runstate_set with it (:564)",
     ),
     Kept(
         "DEF-UNKNOWN-URI-NO-NOTIFY",
