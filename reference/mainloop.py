@@ -8,10 +8,12 @@ drops the lock to join the migration thread (lines 545-547).
 
 from __future__ import annotations
 
+from typing import Any
+
 from migspec.reference import decisions as D
-from migspec.reference.stream import Stream
+from migspec.reference.stream import Stream, stream_of
 from migspec.reference.vm import VM, MigrationThread
-from migspec.reference.world import Crash, World
+from migspec.reference.world import DESTINATION, Crash, World
 from migspec.spec.runstates import RunState
 from migspec.spec.states import MigrationStatus as S
 
@@ -169,6 +171,31 @@ def feed_stream(world: World, vm: VM, stream: Stream) -> None:
     world.payloads[f.fid] = stream
     world.readers[f.fid] = vm.name
     vm.incoming.accepted.append(f.fid)
+
+
+def is_feed(event: dict[str, Any]) -> bool:
+    """An environment event that is a ``feed`` directive (a source this world
+    does not model sends a stream), not ``env`` knob changes."""
+    return event.get("migspec") == "feed"
+
+
+def environment_event_enabled(world: World, event: dict[str, Any]) -> bool:
+    """An environment event can happen now: a feed needs a live listener."""
+    if not is_feed(event):
+        return True
+    vm = world.vms.get(event.get("vm", DESTINATION))
+    return vm is not None and vm.exited is None and bool(vm.incoming.listening)
+
+
+def environment_event(world: World, event: dict[str, Any]) -> None:
+    """Let an environment event happen (the explorer's and the trace
+    validator's environment actions, declared once as the ``migspec run`` line
+    that replays them): a ``feed`` directive, or ``env`` knobs. A feed that is
+    not enabled (:func:`environment_event_enabled`) does nothing."""
+    if not is_feed(event):
+        world.env.update(event)
+    elif environment_event_enabled(world, event):
+        feed_stream(world, world.vms[event.get("vm", DESTINATION)], stream_of(event))
 
 
 EIO = "Input/output error"

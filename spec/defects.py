@@ -388,23 +388,25 @@ DEFECTS += (
         "262-270,293-306,310-319",
         "process_incoming_migration takes any stream a listener accepts, whatever the run "
         "state; after DEF-INCOMING-ONCE-NO-RETURN a second listener can accept a second "
-        "stream after the first load started the guest. The second load overwrites the "
+        "stream after the first load started the guest (here a fed stream, then a paused "
+        "source's). The second load overwrites the "
         "memory of the running guest, and line 305 (or 302 without autostart) calls "
         "runstate_set(paused) from 'running': allowed by vl.c, but it only changes the "
         "name: no STOP event, the vCPUs are not stopped. A client sees RESUME, then 'paused' "
-        "in query-status with no STOP between.",
+        "in query-status with no STOP between. Into a guest already 'paused' the same "
+        "line aborts (\"invalid runstate transition: 'paused' -> 'paused'\").",
         "Take a stream only while the guest is 'inmigrate' (QEMU 7.2 refuses migrate-incoming "
         "outside 'inmigrate', migration/migration.c:2230-2233); a later connection is "
         "closed unread.",
         "MIG-DEST-004",
         (
+            _d("vm", runstate="paused"),
             _d("incoming", uri="defer"),
             _d("qmp", vm="destination", command=_qmp("migrate-incoming", uri="tcp:0:4444")),
             _d("qmp", vm="destination", command=_qmp("migrate-incoming", uri="unix:/tmp/m")),
             _d("feed", outcome="complete", runstate="running"),
             _d("settle"),
             _d("qmp", vm="destination", command=_qmp("query-status")),
-            _d("vm", runstate="paused"),
             _qmp("migrate", uri="unix:/tmp/m"),
             _d("settle"),
             _d("qmp", vm="destination", command=_qmp("query-status")),
