@@ -961,10 +961,16 @@ class Model:
                     return st, events
                 st.runstate = RunState.RUNNING
                 events.append(RESUME)
-        elif self._allowed(current, target):
-            st.runstate = target
         else:
-            st.alive = False  # DEF-INCOMING-PRELAUNCH-ABORT and kin
+            # DEF-INCOMING-PRELAUNCH-ABORT and DEF-INCOMING-DEBUG-ABORT: a state
+            # 'inmigrate' may not enter aborts, or (repaired) arrives as allowed
+            arrives = D.arrival_runstate(target, self.repairs("DEF-INCOMING-PRELAUNCH-ABORT"),
+                                         self.repairs("DEF-INCOMING-DEBUG-ABORT"))
+            new = target if arrives is None else arrives
+            if self._allowed(current, new):
+                st.runstate = new
+            else:
+                st.alive = False
         return st, events
 
     def feed(self, outcome: str, runstate: str | None, events: list[Event]) -> None:

@@ -487,7 +487,7 @@ def global_state_post_load(runstate: str, terminate: bool) -> tuple[RunState | N
     pre: len(runstate) <= 100
     post: __return__[1] == (len(runstate) == 100 and not terminate)
     post: __return__[0] is None or __return__[0].value == runstate
-    post: (__return__[0] is None) == (runstate not in [r.value for r in RunState])
+    post: (__return__[0] is None) == all(r.value != runstate for r in RunState)
     """
     unterminated = len(runstate) == C.GLOBAL_STATE_RUNSTATE_SIZE
     if unterminated and terminate:
