@@ -274,15 +274,19 @@ class Runner:
     def environment(self, scenario: Scenario) -> Any:
         """The validator's Environment for a scenario on this target: the
         set-up world; every later ``env`` line (and, on a real target, every
-        descriptive one) as an event that may happen at any time; the
+        descriptive one) and every ``feed`` line as an event that may happen at
+        any time; the
         scenario's connect outcomes unless some line sets the knob."""
         try:
             p = plan(scenario.script, self.target)
         except Unsupported:
             return checking.environment((), scenario.connect, scenario.env_events)
         later = [line for line in p.body if line.get("migspec") == "env"] + list(p.described)
+        # a fed stream (MIG-DEST-001) comes from the environment too: the
+        # validator takes the feed line itself as an event
+        feeds = tuple(dict(line) for line in p.body if line.get("migspec") == "feed")
         env_events = scenario.env_events + tuple(
-            {k: v for k, v in line.items() if k != "migspec"} for line in later)
+            {k: v for k, v in line.items() if k != "migspec"} for line in later) + feeds
         sets_connect = any("connect" in line for line in list(p.setup) + later
                            if line.get("migspec") == "env")
         return checking.environment(p.setup, () if sets_connect else scenario.connect,
