@@ -168,8 +168,11 @@ class World:
         self.note(vm, "notify", state=str(vm.s.state))
 
     def runstate_set(self, vm: VM, new: RunState) -> None:
-        """``runstate_set`` of vl.c: an invalid transition aborts QEMU."""
+        """``runstate_set`` of vl.c: an invalid transition aborts QEMU. QEMU 7.2
+        returns early when the state does not change (QEMU72-RUNSTATE-SAME)."""
         old = vm.runstate
+        if old == new and self.profile.deviates("QEMU72-RUNSTATE-SAME"):
+            return
         if (old, new) not in RUNSTATE_TRANSITIONS and not (
             (old, new) in INCOMING_RUNSTATE_REPAIR
             and self.profile.repairs("DEF-INCOMING-PRELAUNCH-ABORT")

@@ -1003,6 +1003,41 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ),
     ),
     Deviation(
+        "QEMU72-RUNSTATE-SAME",
+        "MIG-INCOMING-008",
+        "runstate_set to the state the guest is already in does nothing (the seed's vl.c "
+        "aborts): a stream whose global-state section names 'inmigrate' leaves the "
+        "destination 'inmigrate' after 'completed'",
+        "runstate_set returns early when current_run_state == new_state, "
+        "softmmu/runstate.c:209-211 of qemu 1:7.2+dfsg-7+deb12u18 (the table has no "
+        "inmigrate -> inmigrate row, :77-162). Observed with a real stream whose "
+        "global-state buffer was rewritten to 'inmigrate' (QemuSession.feed).",
+        Observation(
+            script=({'migspec': 'incoming', 'uri': 'defer'},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'migrate-set-capabilities',
+                                 'arguments': {'capabilities': [{'capability': 'events',
+                                                                 'state': True}]}}},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'migrate-incoming',
+                                 'arguments': {'uri': 'tcp:0:4444'}}},
+                    {'migspec': 'feed', 'outcome': 'complete', 'runstate': 'inmigrate'},
+                    {'migspec': 'settle'},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'query-status'}}),
+            lines=({'return': {}, 'vm': 'destination'},
+                   {'event': 'MIGRATION', 'data': {'status': 'setup'}, 'vm': 'destination'},
+                   {'return': {}, 'vm': 'destination'},
+                   {'event': 'MIGRATION', 'data': {'status': 'active'}, 'vm': 'destination'},
+                   {'event': 'MIGRATION', 'data': {'status': 'completed'}, 'vm': 'destination'},
+                   {'return': {'status': 'inmigrate', 'singlestep': False, 'running': False},
+                    'vm': 'destination'}),
+        ),
+    ),
+    Deviation(
         "QEMU72-CANCEL-AFTER-STOP",
         "MIG-THREAD-006",
         "a migrate_cancel can land inside the completion, after the guest stopped (STOP) and "
@@ -1294,7 +1329,10 @@ KEPT: tuple[Kept, ...] = (
         "softmmu/runstate.c:77-162 still lets 'inmigrate' enter none of debug, inmigrate, "
         "restore-vm, save-vm; migrate_prepare refuses only inmigrate and postmigrate "
         "(migration/migration.c:2361-2370), global_state_store stores 'debug' at completion "
-        "(:3327) and process_incoming_migration_bh calls runstate_set with it (:564)",
+        "(:3327) and process_incoming_migration_bh calls runstate_set with it (:564); "
+        "observed: a real stream whose global-state buffer was rewritten to 'debug' (or "
+        "'save-vm') made the real 7.2 destination abort with \"invalid runstate transition: "
+        "'inmigrate' -> 'debug'\" (SIGABRT) after 'completed'",
     ),
     Kept(
         "DEF-UNKNOWN-URI-NO-NOTIFY",

@@ -90,7 +90,8 @@ def plan(script: Script, target: TargetSpec) -> Plan:
         i += 1
     for line in script[i:]:
         name = line.get("migspec")
-        if name in HIDDEN and target.real:
+        if name in HIDDEN and target.real and not (
+                name == "feed" and getattr(target, "feeds", False)):
             raise Unsupported(f"the {name} directive has no QMP-level counterpart")
         if name == "env" and target.real:
             raise Unsupported("env knobs cannot change during a run on a real target")
@@ -129,6 +130,8 @@ async def drive(session: Session, body: Script, paused: bool) -> None:
                 continue
             await session.execute(line.get("vm", SOURCE),
                                   {"execute": "stop" if state == "paused" else "cont"})
+        elif name == "feed" and hasattr(session, "feed"):
+            await session.feed(line)  # a launched QEMU: a rewritten real stream
         elif name == "settle":
             await session.settle(int(line.get("max_ms", 3_600_000)))
         elif name == "advance":

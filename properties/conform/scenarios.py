@@ -154,6 +154,9 @@ def _private_uris(script: Script) -> Script:
     return tuple(json.loads(text))
 
 
+#: The destination's run state.
+STATUS = on("destination", qmp("query-status"))
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("initial-state",
              ("MIG-STATE-001", "MIG-QUERY-001", "MIG-CAPS-003", "MIG-PARAMS-005",
@@ -352,22 +355,25 @@ SCENARIOS: tuple[Scenario, ...] = (
     *(Scenario(name, reqs, WORLD + incoming("defer") + (
         events("destination"),
         on("destination", qmp("migrate-incoming", uri="tcp:127.0.0.1:{port}")),
-        {"migspec": "feed", **feed}, SETTLE, on("destination", qmp("query-status")),
-        *extra), notes="a fed stream: reference only")
+        {"migspec": "feed", **feed}, SETTLE,
+        *extra), notes="a fed stream: a launched QEMU gets a real stream with its "
+        "global-state section rewritten (QemuSession.feed)")
       for name, reqs, feed, extra in (
         ("fed-no-section", ("MIG-GLOBAL-004", "MIG-INCOMING-008"),
-         {"outcome": "complete", "section": None}, ()),
+         {"outcome": "complete", "section": None}, (STATUS,)),
         ("fed-unknown-runstate", ("MIG-DEST-002", "MIG-GLOBAL-003", "MIG-INCOMING-006"),
          {"outcome": "complete", "runstate": "flying"}, ()),
         ("fed-size-ignored", ("MIG-DEST-001", "MIG-INCOMING-008"),
-         {"outcome": "complete", "section": {"name": "paused", "size": 0}}, ()),
+         {"outcome": "complete", "section": {"name": "paused", "size": 0}}, (STATUS,)),
         ("fed-unterminated-runstate", ("MIG-DEST-102", "MIG-DEST-002"),
          {"outcome": "complete", "section": {"name": "x" * 100}}, ()),
         ("fed-fails-after-section", ("MIG-DEST-002", "MIG-INCOMING-006"),
          {"outcome": "fail", "at": "after", "runstate": "running"}, ()),
         ("fed-running-then-stop", ("MIG-DEST-101", "MIG-VM-002"),
          {"outcome": "complete", "runstate": "running"},
-         (on("destination", qmp("stop")), on("destination", qmp("query-status")))),
+         (STATUS, on("destination", qmp("stop")), STATUS)),
+        ("fed-inmigrate", ("MIG-INCOMING-008", "MIG-GLOBAL-003"),
+         {"outcome": "complete", "runstate": "inmigrate"}, (STATUS,)),
     )),
 ) + tuple(
     Scenario(f"defect:{d.id}", (d.requirement,), _private_uris(d.counterexample),
