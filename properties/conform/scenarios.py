@@ -374,6 +374,8 @@ SCENARIOS: tuple[Scenario, ...] = (
          (STATUS, on("destination", qmp("stop")), STATUS)),
         ("fed-inmigrate", ("MIG-INCOMING-008", "MIG-GLOBAL-003"),
          {"outcome": "complete", "runstate": "inmigrate"}, (STATUS,)),
+        ("fed-debug", ("MIG-INCOMING-008", "MIG-SAFETY-001"),
+         {"outcome": "complete", "runstate": "debug"}, ()),
     )),
 ) + tuple(
     Scenario(f"defect:{d.id}", (d.requirement,), _private_uris(d.counterexample),
