@@ -145,3 +145,37 @@ def test_a_received_state_stays_received() -> None:
         {"migspec": "feed", "outcome": "fail", "at": "section", "section": {"name": "x"}},
         {"migspec": "settle"}), "seed")
     assert [g["reason"] for g in exits(out, DEST)] == [EIO]
+
+
+# -- a real stream rewritten for a launched QEMU (properties/conform/drivers.py) ----------
+_HEAD = b"QEVM" + b"\x04" + (7).to_bytes(4, "big") + bytes([11]) + b"globalstate" \
+    + (0).to_bytes(4, "big") + (1).to_bytes(4, "big")
+_FOOT = b"\x7e" + (7).to_bytes(4, "big")
+_REAL = _HEAD + (10).to_bytes(4, "big") + b"prelaunch".ljust(100, b"\0") + _FOOT + b"TAIL"
+
+
+@pytest.mark.parametrize(
+    ("feed", "expected"),
+    [
+        ({"outcome": "complete", "runstate": "debug"},
+         _HEAD + (6).to_bytes(4, "big") + b"debug".ljust(100, b"\0") + _FOOT + b"TAIL"),
+        ({"outcome": "complete", "section": {"name": "paused", "size": 0}},
+         _HEAD + (0).to_bytes(4, "big") + b"paused".ljust(100, b"\0") + _FOOT + b"TAIL"),
+        ({"outcome": "complete", "section": {"name": "x" * 101}},
+         _HEAD + (101).to_bytes(4, "big") + b"x" * 100 + b"\xff" + _FOOT + b"TAIL"),
+        ({"outcome": "complete", "section": None}, b"QEVMTAIL"),
+        ({"outcome": "fail", "runstate": "running"}, b"QEVM"),
+        ({"outcome": "fail", "at": "section", "runstate": "running"},
+         _HEAD + (8).to_bytes(4, "big")),
+        ({"outcome": "fail", "at": "after", "runstate": "running"},
+         _HEAD + (8).to_bytes(4, "big") + b"running".ljust(100, b"\0") + _FOOT),
+    ],
+)
+def test_rewrite_stream(feed: dict[str, Any], expected: bytes) -> None:
+    """MIG-DEST-001: the section savevm.c writes (QEMU_VM_SECTION_FULL, section id,
+    id string, instance and version ids, size, the 100-byte buffer, the footer)
+    rewritten, left out, or the stream cut where the feed says it fails."""
+    from migspec.properties.conform.drivers import rewrite_stream
+    from migspec.reference.stream import stream_of
+
+    assert rewrite_stream(_REAL, stream_of(feed)) == expected

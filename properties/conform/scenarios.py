@@ -8,8 +8,10 @@ line right after it is ``-S``), ``vm runstate prelaunch`` before anything
 else (the source starts with ``-S``), ``vm runstate paused|running`` later
 (``stop``/``cont``), ``env`` (knobs: leading ones build the world, only
 those a target can express run there), ``settle`` and ``advance``. ``step``,
-``tick``, ``feed``, ``trace`` and ``vm`` knobs other than a run state have no
-real counterpart: UNSUPPORTED on real targets, performed by the reference.
+``tick``, ``trace`` and ``vm`` knobs other than a run state have no real
+counterpart: UNSUPPORTED on real targets, performed by the reference. A
+``feed`` is performed by the reference and by a launched QEMU (a real stream
+rewritten, ``QemuSession.feed``); elsewhere it is UNSUPPORTED.
 
 Requirements no scenario judges, and why (:data:`NOT_JUDGED`): properties
 over every reachable state or run, which the explorer checks, and effects
