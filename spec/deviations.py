@@ -1288,13 +1288,18 @@ REPAIRS: tuple[Repair, ...] = (
     ),    Repair(
         "DEF-GLOBAL-STATE-UNTERMINATED",
         "global_state_post_load writes a NUL into the buffer's last byte when strnlen finds "
-        "none, before qapi_enum_parse (migration/global_state.c:97-108)",
+        "none, before qapi_enum_parse (migration/global_state.c:97-108); observed: a real "
+        "stream whose buffer held 100 'x' failed the load with \"invalid parameter value: \" "
+        "and 99 'x' on stderr (conform scenario fed-unterminated-runstate)",
     ),
     Repair(
         "DEF-INCOMING-INVALIDATE-EXIT",
         "process_incoming_migration_bh reports a bdrv_activate_all failure and sets "
         "autostart = false instead of exiting; 'completed' follows the run-state change "
-        "(migration/migration.c:524-535, 553-572)",
+        "(migration/migration.c:524-535, 553-572); observed: with the destination's "
+        "virtio-blk image write-locked by another QEMU, the real 7.2 printed 'Failed to get "
+        "\"write\" lock', sent 'active' and 'completed' (no RESUME) and stayed 'paused' "
+        "(an env knob no launched QEMU takes, so not a replayed probe)",
     ),
     Repair(
         "DEF-INCOMING-LOAD-RUNNING",
