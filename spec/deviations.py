@@ -1335,9 +1335,11 @@ KEPT: tuple[Kept, ...] = (
         "restore-vm, save-vm; migrate_prepare refuses only inmigrate and postmigrate "
         "(migration/migration.c:2361-2370), global_state_store stores 'debug' at completion "
         "(:3327) and process_incoming_migration_bh calls runstate_set with it (:564); "
-        "observed: a real stream whose global-state buffer was rewritten to 'debug' (or "
-        "'save-vm') made the real 7.2 destination abort with \"invalid runstate transition: "
-        "'inmigrate' -> 'debug'\" (SIGABRT) after 'completed'",
+        "observed end to end: a real 7.2 source stopped in 'debug' by a gdb single step "
+        "(-gdb, packet 's') migrated ('completed', source 'postmigrate') and the real 7.2 "
+        "destination aborted with \"invalid runstate transition: 'inmigrate' -> 'debug'\" "
+        "(SIGABRT); so did a real stream whose buffer was rewritten to 'debug' or 'save-vm' "
+        "(conform scenario fed-debug)",
     ),
     Kept(
         "DEF-UNKNOWN-URI-NO-NOTIFY",
