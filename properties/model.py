@@ -942,7 +942,9 @@ class Model:
         st = self.state.clone()
         events = self._gate(st, S.ACTIVE)
         st.listening -= 1
-        if outcome == "fail":
+        # a name that is no run state fails post_load (lines 172-180, MIG-DEST-002)
+        unknown = runstate is not None and runstate not in {r.value for r in RunState}
+        if outcome == "fail" or unknown:
             events += self._gate(st, S.FAILED)
             st.alive = False  # exit(EXIT_FAILURE), line 280
             return st, events
