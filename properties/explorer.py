@@ -473,6 +473,10 @@ class Explorer:
             if len(vm.incoming.listening) + len(vm.incoming.accepted) > 1:
                 yield "MIG-SAFETY-009", f"{name} started more than one incoming migration"
         for name, vm in world.vms.items():
+            if vm.exited is None and vm.incoming.finished and vm.incoming.file is None \
+                    and vm.runstate == RunState.INMIGRATE:
+                yield "MIG-DEST-103", f"{name} loaded a stream and is still 'inmigrate'"
+        for name, vm in world.vms.items():
             if name == SOURCE or vm.exited is not None or not vm.incoming.finished:
                 continue
             # (a destination that loaded a stream fed from outside, while the

@@ -1339,7 +1339,8 @@ KEPT: tuple[Kept, ...] = (
         "(-gdb, packet 's') migrated ('completed', source 'postmigrate') and the real 7.2 "
         "destination aborted with \"invalid runstate transition: 'inmigrate' -> 'debug'\" "
         "(SIGABRT); so did a real stream whose buffer was rewritten to 'debug' or 'save-vm' "
-        "(conform scenario fed-debug)",
+        "(conform scenario fed-debug); one naming 'inmigrate' does not abort but leaves the "
+        "guest 'inmigrate' for good (QEMU72-RUNSTATE-SAME, MIG-DEST-103)",
     ),
     Kept(
         "DEF-UNKNOWN-URI-NO-NOTIFY",

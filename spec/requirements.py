@@ -358,6 +358,9 @@ PROPERTIES: tuple[Requirement, ...] = (
     _r("MIG-DEST-102", "global_state_post_load", "162-184",
        "The destination never reads past the 100-byte run-state buffer, whatever a source "
        "sends."),
+    _r("MIG-DEST-103", "process_incoming_migration_co", "293-306",
+       "A destination that loaded a stream is not left 'inmigrate' (where 'cont' only sets "
+       "autostart and the guest can never run)."),
 )
 
 REQUIREMENT_BY_ID: dict[str, Requirement] = {r.id: r for r in REQUIREMENTS + PROPERTIES}

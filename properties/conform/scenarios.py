@@ -374,7 +374,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ("fed-running-then-stop", ("MIG-DEST-101", "MIG-VM-002"),
          {"outcome": "complete", "runstate": "running"},
          (STATUS, on("destination", qmp("stop")), STATUS)),
-        ("fed-inmigrate", ("MIG-INCOMING-008", "MIG-GLOBAL-003"),
+        ("fed-inmigrate", ("MIG-INCOMING-008", "MIG-GLOBAL-003", "MIG-DEST-103"),
          {"outcome": "complete", "runstate": "inmigrate"}, (STATUS,)),
         ("fed-debug", ("MIG-INCOMING-008", "MIG-SAFETY-001"),
          {"outcome": "complete", "runstate": "debug"}, ()),
