@@ -26,6 +26,7 @@ from migspec.properties.places import PlaceGraph
 from migspec.properties.scenarios import Scenario
 from migspec.reference import scheduler as sched
 from migspec.reference.engine import Engine, execute_now, tick
+from migspec.reference.mainloop import environment_event, environment_event_enabled, is_feed
 from migspec.reference.profiles import Profile, RecordingProfile, adapt, get_profile
 from migspec.reference.script import parse, run_script
 from migspec.reference.snapshot import WorldStore, clone, key
@@ -34,6 +35,7 @@ from migspec.reference.world import SOURCE, Move, World
 from migspec.spec.capabilities import Capability
 from migspec.spec.defects import DEFECTS
 from migspec.spec.errors import QERR_MIGRATION_ACTIVE
+from migspec.spec.runstates import RunState
 from migspec.spec.states import IN_PROGRESS, TERMINAL, MigrationStatus
 from migspec.spec.transitions import TRANSITIONS, compile_table, transitions_for
 
@@ -347,8 +349,9 @@ class Explorer:
                 continue
             for outcome in action.connect or ("",):
                 out.append((("client", i, outcome), i))
-        for j in range(len(self.scenario.env)):
-            out.append((("env", j), n_client + j))
+        for j, event in enumerate(self.scenario.env):
+            if environment_event_enabled(world, event.values):  # a feed needs a listener
+                out.append((("env", j), n_client + j))
         return out, quiescent
 
     def labels(self, world: World, used: tuple[int, ...]) -> tuple[list[Label], bool]:
@@ -384,7 +387,7 @@ class Explorer:
                 world.env.connect = label[2]
             execute_now(world, world.vms[action.vm], action.command)
         elif kind == "env":
-            world.env.update(self.scenario.env[label[1]].values)
+            environment_event(world, self.scenario.env[label[1]].values)
         else:
             perform_engine(world, label)
 
@@ -415,7 +418,8 @@ class Explorer:
                 lines.append({"migspec": "qmp", "vm": action.vm, "command": action.command})
             return lines
         if label[0] == "env":
-            return [{"migspec": "env", **self.scenario.env[label[1]].values}]
+            values = self.scenario.env[label[1]].values
+            return [dict(values)] if is_feed(values) else [{"migspec": "env", **values}]
         return [{"migspec": "tick"}]
 
     # -- properties -------------------------------------------------------------
@@ -463,6 +467,18 @@ class Explorer:
                 if was != refused:
                     what = "accepted while in progress" if was else "refused while idle"
                     yield "MIG-SAFETY-005", f"migrate {what}"
+        for name, after in post.vms.items():
+            before = pre.vms.get(name)
+            if before is None or after.exited is not None:
+                continue
+            if before.runstate == RunState.RUNNING and after.runstate != RunState.RUNNING \
+                    and (name, "E", "STOP", "") not in new:
+                yield "MIG-DEST-101", f"{name} left 'running' for " \
+                    f"'{after.runstate.value}' without a STOP event"
+        for name, after in post.vms.items():
+            before = pre.vms.get(name)
+            if after.global_state.overread and (before is None or not before.global_state.overread):
+                yield "MIG-DEST-102", f"{name} read past the 100-byte global-state buffer"
         for name, vm in pre.vms.items():
             after = post.vms[name]
             if vm.s.state in TERMINAL and after.s.state != vm.s.state and \
@@ -485,10 +501,16 @@ class Explorer:
             if len(vm.incoming.listening) + len(vm.incoming.accepted) > 1:
                 yield "MIG-SAFETY-009", f"{name} started more than one incoming migration"
         for name, vm in world.vms.items():
+            if vm.exited is None and vm.incoming.finished and vm.incoming.file is None \
+                    and vm.runstate == RunState.INMIGRATE:
+                yield "MIG-DEST-103", f"{name} loaded a stream and is still 'inmigrate'"
+        for name, vm in world.vms.items():
             if name == SOURCE or vm.exited is not None or not vm.incoming.finished:
                 continue
+            # (a destination that loaded a stream fed from outside, while the
+            # source never migrated, shares no guest with it)
             if vm.runstate.value == "running" and source.runstate.value == "running" and \
-                    source.exited is None:
+                    source.exited is None and source.migrations:
                 yield "MIG-SAFETY-002", f"source and {name} both run the guest"
         if not quiescent:
             return

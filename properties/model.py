@@ -942,7 +942,9 @@ class Model:
         st = self.state.clone()
         events = self._gate(st, S.ACTIVE)
         st.listening -= 1
-        if outcome == "fail":
+        # a name that is no run state fails post_load (lines 172-180, MIG-DEST-002)
+        unknown = runstate is not None and runstate not in {r.value for r in RunState}
+        if outcome == "fail" or unknown:
             events += self._gate(st, S.FAILED)
             st.alive = False  # exit(EXIT_FAILURE), line 280
             return st, events
@@ -961,10 +963,16 @@ class Model:
                     return st, events
                 st.runstate = RunState.RUNNING
                 events.append(RESUME)
-        elif self._allowed(current, target):
-            st.runstate = target
         else:
-            st.alive = False  # DEF-INCOMING-PRELAUNCH-ABORT and kin
+            # DEF-INCOMING-PRELAUNCH-ABORT and DEF-INCOMING-DEBUG-ABORT: a state
+            # 'inmigrate' may not enter aborts, or (repaired) arrives as allowed
+            arrives = D.arrival_runstate(target, self.repairs("DEF-INCOMING-PRELAUNCH-ABORT"),
+                                         self.repairs("DEF-INCOMING-DEBUG-ABORT"))
+            new = target if arrives is None else arrives
+            if self._allowed(current, new):
+                st.runstate = new
+            else:
+                st.alive = False
         return st, events
 
     def feed(self, outcome: str, runstate: str | None, events: list[Event]) -> None:

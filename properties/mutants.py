@@ -340,6 +340,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "MIG-CANCEL-001",
            _decision("cancel_outcome", lambda o: lambda st: st if st == S.SETUP else o(st)),
            "cancel_outcome"),
+    Mutant("M33-post-load-accepts-any-name", "global_state_post_load takes a name that is "
+           "no run state for 'running' instead of failing the load", "MIG-DEST-002",
+           _decision("global_state_post_load", lambda o: lambda rs, t: (
+               o(rs, t) if o(rs, t)[0] is not None else (RunState.RUNNING, o(rs, t)[1]))),
+           "global_state_post_load"),
 )
 
 MUTANT_BY_ID: dict[str, Mutant] = {m.id: m for m in MUTANTS}

@@ -26,7 +26,9 @@ class ClientAction:
 
 @dataclass(frozen=True)
 class EnvAction:
-    """An environment event (``env`` knobs) that may happen up to ``limit`` times."""
+    """An environment event that may happen up to ``limit`` times: ``env``
+    knobs, or (``values`` a ``{"migspec": "feed", ...}`` directive) a stream
+    from a source the world does not model, enabled while the VM listens."""
 
     label: str
     values: dict[str, Any]
@@ -184,6 +186,109 @@ SCENARIOS: tuple[Scenario, ...] = (
         SMALL_WORLD + (_events("source"),),
         (ClientAction("migrate", MIGRATE_EXEC), ClientAction("migrate_cancel", CANCEL, limit=2)),
         finds=("DEF-EVENT-ORDER",),
+    ),
+)
+
+
+def _feed(label: str, limit: int = 1, **stream: Any) -> EnvAction:
+    """A source the world does not model connects to the destination's listener
+    and sends a stream (the ``feed`` directive, declared once: the explorer
+    performs it and its counterexamples replay it as this very line)."""
+    return EnvAction(label, {"migspec": "feed", **stream}, limit)
+
+
+def _dest(cmd: dict[str, Any], label: str, limit: int = 1) -> ClientAction:
+    return ClientAction(label, cmd, vm="destination", limit=limit)
+
+
+#: A destination waiting with events on (its client can see every event:
+#: ``-incoming defer``, so the 'setup' of migrate-incoming comes after the
+#: client negotiated, MIG-EVENT-003), listening on tcp.
+_DEST_TCP: Script = (
+    {"migspec": "incoming", "uri": "defer"},
+    _events("destination"),
+    {"migspec": "qmp", "vm": "destination", "command": _qmp("migrate-incoming", uri="tcp:0:4444")},
+)
+
+#: What a source (honest, broken or hostile) can put in the global-state
+#: section and where its stream can fail (MIG-DEST-001, MIG-DEST-002).
+HOSTILE_STREAMS: tuple[EnvAction, ...] = (
+    _feed("well-formed 'running'", outcome="complete", runstate="running"),
+    _feed("well-formed 'paused'", outcome="complete", runstate="paused"),
+    _feed("no section", outcome="complete", section=None),
+    _feed("unknown name", outcome="complete", runstate="flying"),
+    _feed("empty name", outcome="complete", section={"name": ""}),
+    _feed("size disagrees", outcome="complete", section={"name": "paused", "size": 0}),
+    _feed("99-byte name", outcome="complete", section={"name": "x" * 99}),
+    _feed("100-byte name", outcome="complete", section={"name": "x" * 100}),
+    _feed("101-byte name", outcome="complete", section={"name": "x" * 101}),
+    _feed("name, NUL, then bytes beyond the buffer", outcome="complete",
+          section={"name": "running" + "\0" * 93 + "xyz"}),
+    *(_feed(f"'{name}'", outcome="complete", runstate=name) for name in (
+        "debug", "inmigrate", "restore-vm", "save-vm", "prelaunch", "postmigrate",
+        "shutdown", "finish-migrate")),
+    _feed("fails before the section", outcome="fail", at="before", runstate="running"),
+    _feed("fails inside the section", outcome="fail", at="section", runstate="running"),
+    _feed("fails after the section", outcome="fail", at="after", runstate="running"),
+)
+
+STOP = _qmp("stop")
+CONT = _qmp("cont")
+
+SCENARIOS += (
+    Scenario(
+        "hostile-stream",
+        "a destination listening with events on; one stream from a source it does not "
+        "control, of every kind (MIG-DEST-001/002); stop and cont before or after it "
+        "(-S and autostart); the disks may fail to re-open after the load (MIG-DEST-003)",
+        _DEST_TCP,
+        (_dest(STOP, "stop"), _dest(CONT, "cont")),
+        (*HOSTILE_STREAMS,
+         EnvAction("disks cannot be re-opened", {"invalidate_error": True})),
+        finds=("DEF-INCOMING-DEBUG-ABORT", "DEF-INCOMING-PRELAUNCH-ABORT",
+               "DEF-GLOBAL-STATE-UNTERMINATED", "DEF-INCOMING-INVALIDATE-EXIT"),
+    ),
+    Scenario(
+        "debug-source",
+        "a source stopped in the debugger ('debug') migrates to a destination",
+        SMALL_WORLD + (
+            {"migspec": "vm", "runstate": "debug"},
+            {"migspec": "incoming", "uri": "tcp:0:4444"},
+        ),
+        (ClientAction("migrate", MIGRATE_TCP), ClientAction("migrate_cancel", CANCEL)),
+        finds=("DEF-INCOMING-DEBUG-ABORT",),
+    ),
+    Scenario(
+        "deferred-incoming-orders",
+        "-incoming defer: migrate-incoming twice, stop and cont, in every order with two "
+        "streams (running, paused) arriving at whatever listens (MIG-DEST-004)",
+        ({"migspec": "incoming", "uri": "defer"}, _events("destination")),
+        (
+            _dest(_qmp("migrate-incoming", uri="tcp:0:4444"), "listen-tcp"),
+            _dest(_qmp("migrate-incoming", uri="unix:/tmp/m"), "listen-unix"),
+            _dest(STOP, "stop"),
+            _dest(CONT, "cont"),
+        ),
+        (
+            _feed("stream 'running'", outcome="complete", runstate="running"),
+            _feed("stream 'paused'", outcome="complete", runstate="paused"),
+        ),
+        finds=("DEF-INCOMING-ONCE-NO-RETURN", "DEF-INCOMING-LOAD-RUNNING"),
+    ),
+    Scenario(
+        "second-stream",
+        "a real source migrates to a deferred destination that listens twice; then a "
+        "second stream, from a paused source, reaches the running guest",
+        SMALL_WORLD + (
+            {"migspec": "incoming", "uri": "defer"},
+            {"migspec": "qmp", "vm": "destination",
+             "command": _qmp("migrate-incoming", uri="tcp:0:4444")},
+            {"migspec": "qmp", "vm": "destination",
+             "command": _qmp("migrate-incoming", uri="unix:/tmp/m")},
+        ),
+        (ClientAction("migrate", MIGRATE_TCP),),
+        (_feed("stream 'paused'", outcome="complete", runstate="paused"),),
+        finds=("DEF-INCOMING-ONCE-NO-RETURN", "DEF-INCOMING-LOAD-RUNNING"),
     ),
 )
 

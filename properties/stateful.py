@@ -111,6 +111,9 @@ DOWNTIME_VALUES: tuple[Any, ...] = (
     "0.3", True, None, [],
 )
 DIRTY_RATES = (0, 65536, 262144)
+#: Global-state names no honest source sends (MIG-DEST-002): unknown, empty, and
+#: 100 bytes with no NUL in the buffer.
+HOSTILE_NAMES = ("flying", "", "x" * 100)
 #: A limit at least this fast (or 0, unlimited) keeps a migration of
 #: RAM_SIZES to a few dozen windows.
 FAST_SPEED = 4 * MIB
@@ -815,13 +818,16 @@ class TargetMachine(RuleBasedStateMachine):
             self.model.state.alive = False
 
     # -- the incoming side ------------------------------------------------------------------
+
     @precondition(lambda self: self.alive and self._env() and self.target.supports_time
                   and self.model.state.runstate == RunState.INMIGRATE
                   and (self.model.state.listening > 0 or self.model.state.deferred))
     @action("incoming", outcome=("complete", "complete", "fail"),
-            runstate=(None, None, RunState.RUNNING, RunState.PAUSED, *RunState),
+            runstate=(None, None, RunState.RUNNING, RunState.PAUSED, *RunState,
+                      *HOSTILE_NAMES),
             autostart=(None, "stop", "cont"))
-    def feed(self, outcome: str, runstate: RunState | None, autostart: str | None) -> None:
+    def feed(self, outcome: str, runstate: RunState | str | None,
+             autostart: str | None) -> None:
         """A source connects and sends a stream that loads (with a global-state
         section, or none) or fails (MIG-INCOMING-005..008), over every
         combination of received section, run state and autostart (``stop`` and
@@ -833,7 +839,7 @@ class TargetMachine(RuleBasedStateMachine):
             self.run(_cmd("migrate-incoming", {"uri": "tcp:0:4444"}))
             if self.model.state.listening == 0:
                 return  # refused (the seed's once flag, or the fixed profile)
-        name = runstate.value if runstate is not None else None
+        name = runstate.value if isinstance(runstate, RunState) else runstate
         self.target.feed(outcome, name)
         self.target.settle(120_000)
         self.model.feed(outcome, name, self.target.events())

@@ -103,9 +103,11 @@ from migspec.properties.explorer import engine_labels, perform_engine
 from migspec.reference import handlers
 from migspec.reference.engine import Engine, EngineError
 from migspec.reference.environment import Env
+from migspec.reference.mainloop import environment_event, environment_event_enabled, is_feed
 from migspec.reference.profiles import Profile, get_profile
 from migspec.reference.script import ScriptError, parse, run_script
 from migspec.reference.snapshot import clone, key
+from migspec.reference.stream import stream_of
 from migspec.reference.world import SOURCE, World
 from migspec.spec.runstates import RunState
 
@@ -427,7 +429,10 @@ class _Graph:
         except ScriptError as err:
             raise ValueError(f"environment set-up: {err}") from None
         for values in env.env_events:
-            Env().update(values)  # ValueError names a bad knob
+            if is_feed(values):
+                stream_of(values)  # ValueError names a bad argument
+            else:
+                Env().update(values)  # ValueError names a bad knob
         for outcome in env.connect:
             Env().update({"connect": outcome})
         world = engine.world
@@ -516,7 +521,7 @@ class _Graph:
         edge = self.events.get(k)
         if edge is None:
             child = clone(self.worlds[wid])
-            child.env.update(self.env.env_events[j])
+            environment_event(child, self.env.env_events[j])
             edge = self.events[k] = self._add(child, ("env", j), None, None)
         return edge
 
@@ -758,7 +763,8 @@ def _successors(graph: _Graph, t: _Trace, state: State, complete: bool,
         if new is not None:
             out.append((edge.label, (edge.child, k, mask, new)))
     for j in range(len(graph.env.env_events)):
-        if not mask & (1 << j):
+        if not mask & (1 << j) and environment_event_enabled(
+                graph.worlds[wid], graph.env.env_events[j]):
             ev = graph.env_event(wid, j)
             out.append((ev.label, (ev.child, k, mask | (1 << j), ptrs)))
     if k < len(t.inputs) and t.first_unmatched(k, ptrs) == t.input_pos[k]:
@@ -868,7 +874,8 @@ def _script_lines(graph: _Graph, world: World, label: Label) -> list[dict[str, A
     if kind == "tick":
         return [{"migspec": "tick"}]
     if kind == "env":
-        return [{"migspec": "env", **graph.env.env_events[label[1]]}]
+        values = graph.env.env_events[label[1]]
+        return [dict(values)] if is_feed(values) else [{"migspec": "env", **values}]
     if kind == "send":
         target = world.vms.get(label[1])
         if target is None or target.exited is not None:
@@ -1012,7 +1019,8 @@ def _outcomes(graph: _Graph, inputs: list[Label], wait_replies: bool, max_states
             else:
                 succ.append((e.child, k, mask, extend(oid, e.out)))
         for j in range(len(graph.env.env_events)):
-            if not mask & (1 << j):
+            if not mask & (1 << j) and environment_event_enabled(
+                    graph.worlds[wid], graph.env.env_events[j]):
                 ev = graph.env_event(wid, j)
                 succ.append((ev.child, k, mask | (1 << j), oid))
         world = graph.worlds[wid]
@@ -1154,9 +1162,9 @@ def record_random(
 
     for _ in range(max_steps):
         for j in list(events):
-            if rng.random() < 0.05:
+            if rng.random() < 0.05 and environment_event_enabled(world, env.env_events[j]):
                 events.remove(j)
-                world.env.update(env.env_events[j])
+                environment_event(world, env.env_events[j])
         labels, quiescent = engine_labels(world)
         answered = all(not vm.queue for vm in world.vms.values() if vm.exited is None)
         if pending and answered and (quiescent or rng.random() < send_chance):

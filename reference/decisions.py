@@ -20,7 +20,12 @@ import math
 from migspec.spec import constants as C
 from migspec.spec.actors import Actor
 from migspec.spec.parameters import PARAMETERS, ParameterDecl
-from migspec.spec.runstates import INCOMING_RUNSTATE_REPAIR, RUNSTATE_TRANSITIONS, RunState
+from migspec.spec.runstates import (
+    INCOMING_PAUSED_REPAIR,
+    INCOMING_RUNSTATE_REPAIR,
+    RUNSTATE_TRANSITIONS,
+    RunState,
+)
 from migspec.spec.states import IN_PROGRESS, MigrationStatus
 from migspec.spec.transitions import TRANSITIONS
 from migspec.spec.uris import DEFER, BuildConfig, enabled_schemes
@@ -467,6 +472,51 @@ def incoming_arrival(
         RunState.INMIGRATE, target, repaired
     )
     return sent, target, aborts
+
+
+def global_state_post_load(runstate: str, terminate: bool) -> tuple[RunState | None, bool]:
+    """``global_state_post_load`` (lines 162-184, MIG-GLOBAL-003, MIG-DEST-002):
+    ``qapi_enum_parse`` of the 100-byte buffer, seen as the C string
+    ``runstate`` (100 characters: no NUL in the buffer). Returns the run state
+    it names, or None (-EINVAL: the load fails), and whether the parse read
+    past the buffer: the seed runs ``strcmp`` and the error's ``%s`` on an
+    unterminated buffer (DEF-GLOBAL-STATE-UNTERMINATED); ``terminate`` is the
+    repair (QEMU 7.2 writes a NUL into the last byte first). No run-state
+    name is 99 characters long, so the outcome is the same either way.
+
+    pre: len(runstate) <= 100
+    post: __return__[1] == (len(runstate) == 100 and not terminate)
+    post: __return__[0] is None or __return__[0].value == runstate
+    post: (__return__[0] is None) == all(r.value != runstate for r in RunState)
+    """
+    unterminated = len(runstate) == C.GLOBAL_STATE_RUNSTATE_SIZE
+    if unterminated and terminate:
+        runstate = runstate[: C.GLOBAL_STATE_RUNSTATE_SIZE - 1]
+    for state in RunState:
+        if state.value == runstate:
+            return state, False
+    return None, unterminated and not terminate
+
+
+def arrival_runstate(
+    target: RunState, prelaunch_repaired: bool, debug_repaired: bool
+) -> RunState | None:
+    """The run state the destination sets for a received ``target`` (line 305,
+    MIG-INCOMING-008), or None when ``runstate_set`` from 'inmigrate' aborts.
+    The repair of DEF-INCOMING-PRELAUNCH-ABORT allows 'prelaunch' and
+    'postmigrate'; that of DEF-INCOMING-DEBUG-ABORT lets a guest received in a
+    state no QEMU lets 'inmigrate' enter (debug, inmigrate, restore-vm,
+    save-vm) arrive 'paused'.
+
+    post: __return__ in (None, target, RunState.PAUSED)
+    post: (__return__ == target) == runstate_transition_allowed(RunState.INMIGRATE, target, prelaunch_repaired)
+    post: (__return__ is None) == (not runstate_transition_allowed(RunState.INMIGRATE, target, prelaunch_repaired) and not (debug_repaired and target in INCOMING_PAUSED_REPAIR))
+    """  # noqa: E501
+    if runstate_transition_allowed(RunState.INMIGRATE, target, prelaunch_repaired):
+        return target
+    if debug_repaired and target in INCOMING_PAUSED_REPAIR:
+        return RunState.PAUSED
+    return None
 
 
 # -- the migration thread's arithmetic -------------------------------------------

@@ -10,8 +10,10 @@ from migspec.reference import scheduler as sched
 from migspec.reference import thread
 from migspec.reference.environment import Env, ram_block_bytes
 from migspec.reference.handlers import QmpError, qemu_start_incoming_migration
+from migspec.reference.mainloop import feed_stream
 from migspec.reference.profiles import Profile, get_profile
 from migspec.reference.qmp import Reply, dispatch
+from migspec.reference.stream import stream_of
 from migspec.reference.vm import VM
 from migspec.reference.wire import text_of
 from migspec.reference.world import DESTINATION, SOURCE, Crash, Move, World
@@ -287,23 +289,24 @@ class Engine:
         except Crash as crash:
             self.world.crash(vm, crash.reason, crash.line)
 
-    def feed(self, name: str, outcome: str, runstate: str | None) -> None:
+    def feed(self, name: str, outcome: str, runstate: str | None = None,
+             **stream: Any) -> None:
         """A source this world does not model connects to ``name`` and sends a
-        stream that completes (carrying a global-state section with
-        ``runstate``, or none) or fails."""
+        stream that completes or fails: ``runstate`` is the short form of its
+        global-state section (a name, or None for none); ``section`` and
+        ``at`` describe any other stream (:func:`~migspec.reference.stream.stream_of`)."""
         vm = self.vm(name)
-        if outcome not in ("complete", "fail"):
-            raise EngineError("feed outcome must be 'complete' or 'fail'")
-        if runstate is not None and runstate not in {r.value for r in RunState}:
-            raise EngineError(f"unknown runstate {text_of(runstate)}")
+        obj: dict[str, Any] = {"outcome": outcome, **stream}
+        if "section" not in stream:
+            obj["runstate"] = runstate
+        elif runstate is not None:
+            raise EngineError("feed takes runstate or section, not both")
+        try:
+            payload = stream_of(obj)
+        except ValueError as err:
+            raise EngineError(str(err)) from None
         if not vm.incoming.listening:
             raise EngineError(f"VM {text_of(name)} is not listening for an incoming migration")
-        uri = vm.incoming.listening.pop(0)
-        f = self.world.new_file(uri.split(":", 1)[0] + ":")
-        if outcome == "complete":
-            f.complete_delivered = True
-            self.world.payloads[f.fid] = runstate
-        else:
-            f.error = -5
-        self.world.readers[f.fid] = name
-        vm.incoming.accepted.append(f.fid)
+        if vm.exited is not None:
+            raise EngineError(f"VM {text_of(name)} has exited")
+        feed_stream(self.world, vm, payload)

@@ -56,6 +56,9 @@ class Env:
     completion_error: str = "none"
     #: Transfers take no virtual time (the explorer's scenarios use this).
     instant: bool = False
+    #: The destination's bdrv_invalidate_cache_all fails after a load (lines
+    #: 285-291): its disks cannot be re-opened (an image locked elsewhere).
+    invalidate_error: bool = False
 
     def update(self, values: dict[str, Any]) -> None:
         """Set knobs from a directive; ValueError names a bad key or value."""

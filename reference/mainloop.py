@@ -8,9 +8,12 @@ drops the lock to join the migration thread (lines 545-547).
 
 from __future__ import annotations
 
+from typing import Any
+
 from migspec.reference import decisions as D
+from migspec.reference.stream import Stream, stream_of
 from migspec.reference.vm import VM, MigrationThread
-from migspec.reference.world import Crash, World
+from migspec.reference.world import DESTINATION, Crash, World
 from migspec.spec.runstates import RunState
 from migspec.spec.states import MigrationStatus as S
 
@@ -140,11 +143,91 @@ def stream_finished(world: World, fid: int) -> bool:
 
 def incoming_accept(world: World, vm: VM, fid: int) -> None:
     """``process_incoming_migration`` and the coroutine up to its first yield
-    (lines 262-270, 310-319; MIG-INCOMING-005)."""
+    (lines 262-270, 310-319; MIG-INCOMING-005). The seed takes any stream,
+    also into a guest that already runs after an earlier load
+    (DEF-INCOMING-LOAD-RUNNING); the repair takes one only while the guest is
+    'inmigrate' and closes any other connection unread (MIG-DEST-004)."""
     vm.incoming.accepted.remove(fid)
+    if vm.runstate != RunState.INMIGRATE and world.profile.repairs("DEF-INCOMING-LOAD-RUNNING"):
+        world.files[fid].broken = True  # closed by the destination: the source's writes fail
+        world.files[fid].closed = True
+        world.note(vm, "incoming refused", fid=fid, runstate=vm.runstate.value)
+        return
     vm.incoming.file = fid
     vm.incoming.mis = True
     world.migration_event(vm, S.ACTIVE)
+
+
+def feed_stream(world: World, vm: VM, stream: Stream) -> None:
+    """A source this world does not model connects to ``vm``'s first listener
+    and sends ``stream`` (the ``feed`` directive, the explorer's feed actions).
+    The caller checks that ``vm`` listens."""
+    uri = vm.incoming.listening.pop(0)
+    f = world.new_file(uri.split(":", 1)[0] + ":")
+    if stream.fail:
+        f.error = -5
+    else:
+        f.complete_delivered = True
+    world.payloads[f.fid] = stream
+    world.readers[f.fid] = vm.name
+    vm.incoming.accepted.append(f.fid)
+
+
+def is_feed(event: dict[str, Any]) -> bool:
+    """An environment event that is a ``feed`` directive (a source this world
+    does not model sends a stream), not ``env`` knob changes."""
+    return event.get("migspec") == "feed"
+
+
+def environment_event_enabled(world: World, event: dict[str, Any]) -> bool:
+    """An environment event can happen now: a feed needs a live listener."""
+    if not is_feed(event):
+        return True
+    vm = world.vms.get(event.get("vm", DESTINATION))
+    return vm is not None and vm.exited is None and bool(vm.incoming.listening)
+
+
+def environment_event(world: World, event: dict[str, Any]) -> None:
+    """Let an environment event happen (the explorer's and the trace
+    validator's environment actions, declared once as the ``migspec run`` line
+    that replays them): a ``feed`` directive, or ``env`` knobs. A feed that is
+    not enabled (:func:`environment_event_enabled`) does nothing."""
+    if not is_feed(event):
+        world.env.update(event)
+    elif environment_event_enabled(world, event):
+        feed_stream(world, world.vms[event.get("vm", DESTINATION)], stream_of(event))
+
+
+EIO = "Input/output error"
+EINVAL = "Invalid argument"
+
+
+def qemu_loadvm_state(world: World, vm: VM, complete: bool, stream: Stream | None) -> str | None:
+    """What ``qemu_loadvm_state`` (savevm.c) does with the global-state
+    section of ``stream`` (MIG-DEST-001..003): None when the load succeeds,
+    else the ``strerror`` of its failure. ``complete``: the stream's end
+    arrived (an honest source's stream that was cut has no payload)."""
+    if stream is None or stream.fail == "before" or (not stream.fail and not complete):
+        return EIO
+    sec = stream.section
+    if sec is not None:
+        gs = vm.global_state
+        gs.size = sec.size  # VMSTATE_UINT32(size): read, never used (MIG-DEST-001)
+        if stream.fail != "section":  # the 100 bytes of VMSTATE_BUFFER(runstate)
+            gs.runstate = sec.runstate
+        # global_state_post_load (lines 162-184, MIG-GLOBAL-003)
+        gs.received = True
+        state, overread = D.global_state_post_load(
+            gs.runstate, world.profile.repairs("DEF-GLOBAL-STATE-UNTERMINATED"))
+        if overread:
+            gs.overread = True
+            world.note(vm, "global state read past its buffer", runstate=gs.runstate)
+        if state is None:
+            return EINVAL
+        gs.state = state
+        if sec.spill and stream.fail != "section":
+            return EINVAL  # the rest of the name is no section header
+    return EIO if stream.fail else None
 
 
 def incoming_load_done(world: World, vm: VM) -> None:
@@ -155,21 +238,23 @@ def incoming_load_done(world: World, vm: VM) -> None:
     vm.incoming.mis = False
     vm.incoming.finished = True
     vm.incoming.file = None
-    runstate = world.payloads.get(fid)
+    stream = world.payloads.get(fid)
     world.forget_finished_files()
-    if not f.complete_delivered:
+    error = qemu_loadvm_state(world, vm, f.complete_delivered, stream)
+    if error is not None:
         # MIG-INCOMING-006
         world.migration_event(vm, S.FAILED)
-        raise Crash("load of migration failed: Input/output error", 278)
+        raise Crash(f"load of migration failed: {error}", 278)
     # MIG-INCOMING-007; QEMU 7.2 starts the guest first (QEMU72-DEST-EVENT-ORDER)
     resume_first = world.profile.deviates("QEMU72-DEST-EVENT-ORDER")
     if not resume_first:
         world.migration_event(vm, S.COMPLETED)
+    # bdrv_invalidate_cache_all (lines 285-291, MIG-DEST-003)
+    if world.env.invalidate_error:
+        if not world.profile.repairs("DEF-INCOMING-INVALIDATE-EXIT"):
+            raise Crash("bdrv_invalidate_cache_all failed: exit(EXIT_FAILURE)", 290)
+        vm.autostart = False  # as QEMU 7.2: report it and do not start the guest
     gs = vm.global_state
-    if runstate is not None:  # global_state_post_load (lines 162-184, MIG-GLOBAL-003)
-        gs.received = True
-        gs.runstate = runstate
-        gs.state = RunState(runstate)
     # MIG-INCOMING-008
     target = D.incoming_runstate(
         gs.received, gs.state if gs.state is not None else RunState.RUNNING, vm.autostart
@@ -177,6 +262,9 @@ def incoming_load_done(world: World, vm: VM) -> None:
     if target is None:
         world.vm_start(vm)
     else:
-        world.runstate_set(vm, target)
+        arrives = D.arrival_runstate(
+            target, world.profile.repairs("DEF-INCOMING-PRELAUNCH-ABORT"),
+            world.profile.repairs("DEF-INCOMING-DEBUG-ABORT"))
+        world.runstate_set(vm, target if arrives is None else arrives)
     if resume_first:
         world.migration_event(vm, S.COMPLETED)

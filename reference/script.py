@@ -44,7 +44,7 @@ DIRECTIVES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "qmp": (frozenset({"command"}), frozenset({"vm"})),
     "submit": (frozenset({"command"}), frozenset({"vm"})),
     "step": (frozenset(), frozenset({"vm", "actor", "task", "until"})),
-    "feed": (frozenset({"outcome"}), frozenset({"vm", "runstate"})),
+    "feed": (frozenset({"outcome"}), frozenset({"vm", "runstate", "section", "at"})),
     "trace": (frozenset(), frozenset({"vm"})),
     "tick": (frozenset(), frozenset()),
 }
@@ -250,7 +250,8 @@ def run_line(engine: Engine, line: ScriptLine) -> list[dict[str, Any]]:
         outcome = obj["outcome"]
         if not isinstance(outcome, str):
             raise EngineError("feed outcome must be 'complete' or 'fail'")
-        engine.feed(vm, outcome, runstate)
+        engine.feed(vm, outcome, runstate,
+                    **{k: obj[k] for k in ("section", "at") if k in obj})
     elif name == "tick":
         if not tick(engine.world):
             raise EngineError("tick: nothing waits for time")

@@ -64,6 +64,9 @@ class GlobalState:
     size: int = 0
     state: RunState | None = None
     received: bool = False
+    #: Ghost: a post_load parsed the buffer without a NUL in it and read past
+    #: it (DEF-GLOBAL-STATE-UNTERMINATED, MIG-DEST-102).
+    overread: bool = False
 
 
 @dataclass

@@ -23,6 +23,7 @@ final          1003-1023 under the big lock: end times, restart, schedule cleanu
 from __future__ import annotations
 
 from migspec.reference import decisions as D
+from migspec.reference.stream import honest
 from migspec.reference.vm import VM, MigrationThread
 from migspec.reference.world import Crash, World
 from migspec.spec import constants as C
@@ -211,7 +212,7 @@ def _complete_save(world: World, vm: VM, t: MigrationThread) -> None:
             duration = world.env.transfer_us(nbytes)
             f.complete_delivered = True
             f.complete_at_us = world.clock_us + duration
-            world.payloads[f.fid] = gs.runstate if needed else None
+            world.payloads[f.fid] = honest(gs.runstate if needed else None)
             if mode == "file-after-delivery":
                 f.error = -5
         t.complete_ran = True

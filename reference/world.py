@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from migspec.reference.environment import Env, QemuFile, Ram, ram_block_bytes
 from migspec.reference.profiles import SEED, Profile
+from migspec.reference.stream import Stream
 from migspec.reference.vm import VM
 from migspec.spec.capabilities import Capability
 from migspec.spec.deviations import QEMU72_MAX_THROTTLE
@@ -55,8 +56,9 @@ class World:
     files: dict[int, QemuFile] = field(default_factory=dict)
     #: Which VM reads each file (the destination of a connected pair).
     readers: dict[int, str] = field(default_factory=dict)
-    #: Global-state section carried by each file's stream (runstate name), if sent.
-    payloads: dict[int, str | None] = field(default_factory=dict)
+    #: What each complete (or fed) stream carries: its global-state section
+    #: and where it fails (reference/stream.py).
+    payloads: dict[int, Stream] = field(default_factory=dict)
     clock_us: int = 0
     #: Everything a client sees, in order: (vm name, reply, event or notice).
     log: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -181,8 +183,11 @@ class World:
         self.note(vm, "notify", state=str(vm.s.state))
 
     def runstate_set(self, vm: VM, new: RunState) -> None:
-        """``runstate_set`` of vl.c: an invalid transition aborts QEMU."""
+        """``runstate_set`` of vl.c: an invalid transition aborts QEMU. QEMU 7.2
+        returns early when the state does not change (QEMU72-RUNSTATE-SAME)."""
         old = vm.runstate
+        if old == new and self.profile.deviates("QEMU72-RUNSTATE-SAME"):
+            return
         if (old, new) not in RUNSTATE_TRANSITIONS and not (
             (old, new) in INCOMING_RUNSTATE_REPAIR
             and self.profile.repairs("DEF-INCOMING-PRELAUNCH-ABORT")

@@ -310,4 +310,108 @@ DEFECTS += (
     ),
 )
 
+DEFECTS += (
+    DefectDecl(
+        "DEF-INCOMING-DEBUG-ABORT",
+        "A guest stopped in the debugger, or a stream naming a transient run state, makes "
+        "the destination abort",
+        "114-123,162-184,297-306",
+        "The source stores whatever run state it is in (114-123); post_load accepts any "
+        "RunState name (172-181) and, after a successful load, the destination calls "
+        "runstate_set with it from 'inmigrate' (305). vl.c's table lets 'inmigrate' enter "
+        "neither 'debug' nor 'inmigrate', 'restore-vm' or 'save-vm': a source stopped at a "
+        "gdb breakpoint ('debug', which may migrate: only 'inmigrate' is refused, 714-717) "
+        "makes the destination abort with \"invalid runstate transition: 'inmigrate' -> "
+        "'debug'\" after its 'completed' event, and so does any stream whose section names "
+        "one of the other three. (The repair of DEF-INCOMING-PRELAUNCH-ABORT covers only "
+        "'prelaunch' and 'postmigrate'; 'restore-vm' and 'save-vm' never reach an honest "
+        "stream: completion's runstate_set(finish-migrate) aborts the source first.)",
+        "A guest received in a run state that 'inmigrate' may not enter arrives 'paused' "
+        "(stopped, as it was on the source).",
+        "MIG-INCOMING-008",
+        (
+            _d("vm", runstate="debug"),
+            _d("incoming", uri="tcp:0:4444"),
+            _qmp("migrate", uri="tcp:127.0.0.1:4444"),
+            _d("settle"),
+            _qmp("query-status"),
+            _d("qmp", vm="destination", command=_qmp("query-status")),
+        ),
+    ),
+    DefectDecl(
+        "DEF-GLOBAL-STATE-UNTERMINATED",
+        "A run-state name of 100 bytes or more makes the destination read past the buffer",
+        "162-184,194-206",
+        "VMSTATE_BUFFER(runstate) loads exactly 100 bytes; a source that fills them with no "
+        "NUL leaves an unterminated string, and global_state_post_load passes it to "
+        "qapi_enum_parse (strcmp against every name, then \"invalid parameter value: %s\") "
+        "and to the trace point: reads past runstate[100] into the rest of GlobalState. "
+        "The load then fails (no name is that long), but the read is undefined behaviour "
+        "driven by the stream.",
+        "Write a NUL into the last byte of the buffer before parsing it (as QEMU 7.2 does, "
+        "migration/global_state.c:97-108).",
+        "MIG-DEST-001",
+        (
+            _d("incoming", uri="tcp:0:4444"),
+            _d("feed", outcome="complete", section={"name": "r" * 100}),
+            _d("settle"),
+            _d("trace", vm="destination"),
+        ),
+    ),
+    DefectDecl(
+        "DEF-INCOMING-INVALIDATE-EXIT",
+        "The destination announces 'completed' and then exits when it cannot re-open its "
+        "disks",
+        "282-291",
+        "After the load the destination sends MIGRATION 'completed' (282) and only then "
+        "calls bdrv_invalidate_cache_all (286); if an image cannot be re-opened (for "
+        "example it is locked by another process) it exits (290). Its client was told the "
+        "migration completed; the source has completed too and stays stopped "
+        "('postmigrate'): the guest runs nowhere.",
+        "Report the error and do not start the guest (autostart off: it stays 'paused' for "
+        "the management to fix the disks and 'cont'), as QEMU 7.2 does "
+        "(migration/migration.c:529-534).",
+        "MIG-DEST-003",
+        (
+            _d("env", invalidate_error=True),
+            _d("incoming", uri="tcp:0:4444"),
+            _d("qmp", vm="destination", command=_EVENTS_ON),
+            _qmp("migrate", uri="tcp:127.0.0.1:4444"),
+            _d("settle"),
+            _qmp("query-status"),
+            _d("qmp", vm="destination", command=_qmp("query-status")),
+        ),
+    ),
+    DefectDecl(
+        "DEF-INCOMING-LOAD-RUNNING",
+        "A second stream is loaded into a guest that already runs; it is paused without STOP",
+        "262-270,293-306,310-319",
+        "process_incoming_migration takes any stream a listener accepts, whatever the run "
+        "state; after DEF-INCOMING-ONCE-NO-RETURN a second listener can accept a second "
+        "stream after the first load started the guest (here a fed stream, then a paused "
+        "source's). The second load overwrites the "
+        "memory of the running guest, and line 305 (or 302 without autostart) calls "
+        "runstate_set(paused) from 'running': allowed by vl.c, but it only changes the "
+        "name: no STOP event, the vCPUs are not stopped. A client sees RESUME, then 'paused' "
+        "in query-status with no STOP between. Into a guest already 'paused' the same "
+        "line aborts (\"invalid runstate transition: 'paused' -> 'paused'\").",
+        "Take a stream only while the guest is 'inmigrate' (QEMU 7.2 refuses migrate-incoming "
+        "outside 'inmigrate', migration/migration.c:2230-2233); a later connection is "
+        "closed unread.",
+        "MIG-DEST-004",
+        (
+            _d("vm", runstate="paused"),
+            _d("incoming", uri="defer"),
+            _d("qmp", vm="destination", command=_qmp("migrate-incoming", uri="tcp:0:4444")),
+            _d("qmp", vm="destination", command=_qmp("migrate-incoming", uri="unix:/tmp/m")),
+            _d("feed", outcome="complete", runstate="running"),
+            _d("settle"),
+            _d("qmp", vm="destination", command=_qmp("query-status")),
+            _qmp("migrate", uri="unix:/tmp/m"),
+            _d("settle"),
+            _d("qmp", vm="destination", command=_qmp("query-status")),
+        ),
+    ),
+)
+
 DEFECT_BY_ID: dict[str, DefectDecl] = {d.id: d for d in DEFECTS}

@@ -1003,6 +1003,41 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ),
     ),
     Deviation(
+        "QEMU72-RUNSTATE-SAME",
+        "MIG-INCOMING-008",
+        "runstate_set to the state the guest is already in does nothing (the seed's vl.c "
+        "aborts): a stream whose global-state section names 'inmigrate' leaves the "
+        "destination 'inmigrate' after 'completed'",
+        "runstate_set returns early when current_run_state == new_state, "
+        "softmmu/runstate.c:209-211 of qemu 1:7.2+dfsg-7+deb12u18 (the table has no "
+        "inmigrate -> inmigrate row, :77-162). Observed with a real stream whose "
+        "global-state buffer was rewritten to 'inmigrate' (QemuSession.feed).",
+        Observation(
+            script=({'migspec': 'incoming', 'uri': 'defer'},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'migrate-set-capabilities',
+                                 'arguments': {'capabilities': [{'capability': 'events',
+                                                                 'state': True}]}}},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'migrate-incoming',
+                                 'arguments': {'uri': 'tcp:0:4444'}}},
+                    {'migspec': 'feed', 'outcome': 'complete', 'runstate': 'inmigrate'},
+                    {'migspec': 'settle'},
+                    {'migspec': 'qmp',
+                     'vm': 'destination',
+                     'command': {'execute': 'query-status'}}),
+            lines=({'return': {}, 'vm': 'destination'},
+                   {'event': 'MIGRATION', 'data': {'status': 'setup'}, 'vm': 'destination'},
+                   {'return': {}, 'vm': 'destination'},
+                   {'event': 'MIGRATION', 'data': {'status': 'active'}, 'vm': 'destination'},
+                   {'event': 'MIGRATION', 'data': {'status': 'completed'}, 'vm': 'destination'},
+                   {'return': {'status': 'inmigrate', 'singlestep': False, 'running': False},
+                    'vm': 'destination'}),
+        ),
+    ),
+    Deviation(
         "QEMU72-CANCEL-AFTER-STOP",
         "MIG-THREAD-006",
         "a migrate_cancel can land inside the completion, after the guest stopped (STOP) and "
@@ -1250,6 +1285,28 @@ REPAIRS: tuple[Repair, ...] = (
         "DEF-CONT-DURING-COMPLETION",
         "qmp_cont refuses in finish-migrate with \"Migration is not finalized yet\" "
         "(monitor/qmp-cmds.c:129-130)",
+    ),    Repair(
+        "DEF-GLOBAL-STATE-UNTERMINATED",
+        "global_state_post_load writes a NUL into the buffer's last byte when strnlen finds "
+        "none, before qapi_enum_parse (migration/global_state.c:97-108); observed: a real "
+        "stream whose buffer held 100 'x' failed the load with \"invalid parameter value: \" "
+        "and 99 'x' on stderr (conform scenario fed-unterminated-runstate)",
+    ),
+    Repair(
+        "DEF-INCOMING-INVALIDATE-EXIT",
+        "process_incoming_migration_bh reports a bdrv_activate_all failure and sets "
+        "autostart = false instead of exiting; 'completed' follows the run-state change "
+        "(migration/migration.c:524-535, 553-572); observed: with the destination's "
+        "virtio-blk image write-locked by another QEMU, the real 7.2 printed 'Failed to get "
+        "\"write\" lock', sent 'active' and 'completed' (no RESUME) and stayed 'paused' "
+        "(an env knob no launched QEMU takes, so not a replayed probe)",
+    ),
+    Repair(
+        "DEF-INCOMING-LOAD-RUNNING",
+        "not reachable: a second stream needs a second listener, and qmp_migrate_incoming "
+        "returns after its once test and refuses outside 'inmigrate' "
+        "(migration/migration.c:2226-2233); a socket listener ignores an extra connection "
+        "(migration/socket.c:155-158)",
     ),
 )
 
@@ -1271,6 +1328,19 @@ KEPT: tuple[Kept, ...] = (
         "migration_iteration_finish still calls vm_start for a failed or cancelled migration "
         "whose guest was running (migration/migration.c:3814-3822), even after the device "
         "state was sent",
+    ),
+    Kept(
+        "DEF-INCOMING-DEBUG-ABORT",
+        "softmmu/runstate.c:77-162 still lets 'inmigrate' enter none of debug, inmigrate, "
+        "restore-vm, save-vm; migrate_prepare refuses only inmigrate and postmigrate "
+        "(migration/migration.c:2361-2370), global_state_store stores 'debug' at completion "
+        "(:3327) and process_incoming_migration_bh calls runstate_set with it (:564); "
+        "observed end to end: a real 7.2 source stopped in 'debug' by a gdb single step "
+        "(-gdb, packet 's') migrated ('completed', source 'postmigrate') and the real 7.2 "
+        "destination aborted with \"invalid runstate transition: 'inmigrate' -> 'debug'\" "
+        "(SIGABRT); so did a real stream whose buffer was rewritten to 'debug' or 'save-vm' "
+        "(conform scenario fed-debug); one naming 'inmigrate' does not abort but leaves the "
+        "guest 'inmigrate' for good (QEMU72-RUNSTATE-SAME, MIG-DEST-103)",
     ),
     Kept(
         "DEF-UNKNOWN-URI-NO-NOTIFY",

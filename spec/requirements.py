@@ -291,6 +291,24 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        "autostart."),
     _r("MIG-VM-003", "qmp_cont", "-",
        "cont resumes the guest (RESUME event); on a waiting destination it sets autostart."),
+    # the destination as untrusted input: what a source can put in the stream
+    _r("MIG-DEST-001", "vmstate_globalstate", "194-206",
+       "The global-state section is a uint32 size and the 100-byte run-state buffer: the "
+       "loader always reads exactly 100 bytes (VMSTATE_BUFFER) and never uses the size; a "
+       "name of 100 bytes or more leaves no NUL in the buffer and its bytes beyond 100 are "
+       "read as the next section."),
+    _r("MIG-DEST-002", "global_state_post_load", "162-184,276-281",
+       "A received buffer that names no run state (unknown, empty, without its NUL, or cut "
+       "before it arrived and still holding what an earlier load left) fails the load: "
+       "'failed' (with the events capability) and exit; a load that fails before, inside "
+       "or after the section ends the same way."),
+    _r("MIG-DEST-003", "process_incoming_migration_co", "282-291",
+       "After a successful load and its 'completed' event the destination re-opens its "
+       "disks (bdrv_invalidate_cache_all); if that fails it exits."),
+    _r("MIG-DEST-004", "process_incoming_migration", "125-133,169,262-270,310-319",
+       "Every stream that reaches a listener is loaded, also into a guest that already runs "
+       "after an earlier load; a global state received once stays received, so a later "
+       "stream without the section is set to the earlier run state."),
 )
 
 #: Properties the explorer checks over every interleaving (design.md).
@@ -334,6 +352,15 @@ PROPERTIES: tuple[Requirement, ...] = (
        "after completion began."),
     _r("MIG-WITNESS-003", "(all)", "528-534",
        "Every declared transition of the profile fires in some explored run."),
+    _r("MIG-DEST-101", "process_incoming_migration_co", "297-306",
+       "A guest leaves 'running' only with a STOP event (or its process ends): a client "
+       "that saw it run is told when it stops."),
+    _r("MIG-DEST-102", "global_state_post_load", "162-184",
+       "The destination never reads past the 100-byte run-state buffer, whatever a source "
+       "sends."),
+    _r("MIG-DEST-103", "process_incoming_migration_co", "293-306",
+       "A destination that loaded a stream is not left 'inmigrate' (where 'cont' only sets "
+       "autostart and the guest can never run)."),
 )
 
 REQUIREMENT_BY_ID: dict[str, Requirement] = {r.id: r for r in REQUIREMENTS + PROPERTIES}

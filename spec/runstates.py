@@ -91,5 +91,13 @@ INCOMING_RUNSTATE_REPAIR: frozenset[tuple[RunState, RunState]] = frozenset(
     {(_R.INMIGRATE, _R.PRELAUNCH), (_R.INMIGRATE, _R.POSTMIGRATE)}
 )
 
+#: Received run states that 'inmigrate' may not enter even with the repair
+#: above (debug, inmigrate, restore-vm, save-vm: no QEMU allows them): the
+#: repair of DEF-INCOMING-DEBUG-ABORT lets the guest arrive 'paused' instead.
+INCOMING_PAUSED_REPAIR: frozenset[RunState] = frozenset(
+    r for r in RunState
+    if (_R.INMIGRATE, r) not in RUNSTATE_TRANSITIONS | INCOMING_RUNSTATE_REPAIR
+)
+
 #: ``runstate_needs_reset`` (vl.c): ``cont`` is refused in these.
 NEEDS_RESET: frozenset[RunState] = frozenset({_R.INTERNAL_ERROR, _R.SHUTDOWN})

@@ -565,3 +565,47 @@ def test_incoming_arrival_literals(args: tuple[bool, RunState, bool, bool],
     """MIG-GLOBAL-002, MIG-INCOMING-008: hand-worked hand-overs (lines 140-160,
     297-306), including the DEF-INCOMING-PRELAUNCH-ABORT witnesses."""
     assert D.incoming_arrival(*args) == expected
+
+
+@pytest.mark.parametrize(
+    ("runstate", "terminate", "expected"),
+    [
+        ("running", False, (R.RUNNING, False)),
+        ("guest-panicked", True, (R.GUEST_PANICKED, False)),
+        ("", False, (None, False)),
+        ("flying", False, (None, False)),
+        ("Running", False, (None, False)),
+        ("x" * 99, False, (None, False)),
+        # no NUL in the 100 bytes: the seed reads past them, the repair does not
+        ("x" * 100, False, (None, True)),
+        ("x" * 100, True, (None, False)),
+    ],
+)
+def test_global_state_post_load_literals(runstate: str, terminate: bool,
+                                         expected: tuple[RunState | None, bool]) -> None:
+    """MIG-GLOBAL-003, MIG-DEST-002, DEF-GLOBAL-STATE-UNTERMINATED: qapi_enum_parse of
+    the buffer (lines 172-181); an unterminated buffer is read past unless the
+    repair writes a NUL into its last byte."""
+    assert D.global_state_post_load(runstate, terminate) == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "prelaunch", "debug", "expected"),
+    [
+        (R.PAUSED, False, False, R.PAUSED),
+        (R.SHUTDOWN, False, True, R.SHUTDOWN),
+        (R.DEBUG, False, False, None),
+        (R.DEBUG, False, True, R.PAUSED),
+        (R.SAVE_VM, True, True, R.PAUSED),
+        (R.INMIGRATE, True, False, None),
+        (R.PRELAUNCH, False, True, None),
+        (R.PRELAUNCH, True, False, R.PRELAUNCH),
+        (R.POSTMIGRATE, True, True, R.POSTMIGRATE),
+    ],
+)
+def test_arrival_runstate_literals(target: RunState, prelaunch: bool, debug: bool,
+                                   expected: RunState | None) -> None:
+    """MIG-INCOMING-008, DEF-INCOMING-DEBUG-ABORT, DEF-INCOMING-PRELAUNCH-ABORT: the
+    seed aborts on debug, inmigrate, restore-vm, save-vm, prelaunch, postmigrate
+    (vl.c's table); each repair covers its own states."""
+    assert D.arrival_runstate(target, prelaunch, debug) == expected

@@ -5,6 +5,8 @@ seed lines it names."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
 from support import (
@@ -16,7 +18,8 @@ from support import (
 )
 
 from migspec.reference.engine import Engine
-from migspec.reference.script import replay
+from migspec.reference.profiles import SEED
+from migspec.reference.script import parse, replay, run_script
 from migspec.spec.defects import DEFECT_BY_ID, DEFECTS
 
 DEST = "destination"
@@ -248,6 +251,82 @@ def test_cont_during_completion() -> None:
     assert not [o for o in fixed if o.get("migspec") == "exited"]
 
 
+def test_incoming_debug_abort() -> None:
+    """DEF-INCOMING-DEBUG-ABORT, MIG-INCOMING-008, MIG-GLOBAL-001: a source stopped
+    in the debugger may migrate (only 'inmigrate' is refused, 714-717); completion
+    moves 'debug' -> 'finish-migrate' (allowed) and sends 'debug' (114-123, 140-160).
+    Seed: the destination's runstate_set(debug) from 'inmigrate' (305) aborts.
+    Fixed: the guest arrives 'paused'. The source ends 'postmigrate' in both."""
+    (_, seed), (_, fixed) = both("DEF-INCOMING-DEBUG-ABORT")
+    gone = exits(seed, DEST)
+    assert [g["reason"] for g in gone] == ["invalid runstate transition: 'inmigrate' -> 'debug'"]
+    assert exits(fixed, DEST) == []
+    postmigrate = {"return": {"running": False, "singlestep": False, "status": "postmigrate"}}
+    assert replies(seed)[-1] == replies(fixed)[-1] == postmigrate
+    assert replies(fixed, DEST) == [
+        {"return": {"running": False, "singlestep": False, "status": "paused"}}]
+
+
+def test_global_state_unterminated() -> None:
+    """DEF-GLOBAL-STATE-UNTERMINATED, MIG-DEST-001, MIG-DEST-002, MIG-DEST-102: 100
+    bytes of 'r' fill VMSTATE_BUFFER(runstate) with no NUL (194-206); post_load's
+    qapi_enum_parse finds no such name (172-180) and the load fails (-EINVAL) in both
+    profiles: exit at line 278. Seed: the parse read past the buffer (the trace
+    says so); fixed: the last byte is made a NUL first, nothing is read beyond."""
+    (seng, seed), (feng, fixed) = both("DEF-GLOBAL-STATE-UNTERMINATED")
+    for out in (seed, fixed):
+        assert [(g["reason"], g["line"]) for g in exits(out, DEST)] == [
+            ("load of migration failed: Invalid argument", 278)]
+    assert [o["what"] for o in seed if o.get("migspec") == "trace"
+            and o["what"].startswith("global state")] == ["global state read past its buffer"]
+    assert not [o for o in fixed if o.get("migspec") == "trace"
+                and o["what"].startswith("global state")]
+    assert seng.vm(DEST).global_state.overread is True
+    assert feng.vm(DEST).global_state.overread is False
+    assert seng.vm(DEST).global_state.runstate == "r" * 100
+
+
+def test_incoming_invalidate_exit() -> None:
+    """DEF-INCOMING-INVALIDATE-EXIT, MIG-DEST-003, MIG-INCOMING-007: the load succeeds
+    and the destination sends 'completed' (282) in both. Seed: the failing
+    bdrv_invalidate_cache_all (286) makes it exit (290): its query-status is never
+    answered, the source is 'postmigrate'. Fixed: it stays, 'paused' (autostart off)."""
+    (_, seed), (feng, fixed) = both("DEF-INCOMING-INVALIDATE-EXIT")
+    for out in (seed, fixed):
+        assert migration_events(out, DEST) == ["setup", "active", "completed"]
+    assert [(g["line"]) for g in exits(seed, DEST)] == [290]
+    assert replies(seed, DEST) == [{"return": {}}]
+    assert exits(fixed, DEST) == []
+    assert replies(fixed, DEST)[-1] == {
+        "return": {"running": False, "singlestep": False, "status": "paused"}}
+    assert feng.vm(DEST).autostart is False
+    postmigrate = {"return": {"running": False, "singlestep": False, "status": "postmigrate"}}
+    assert replies(seed)[-1] == replies(fixed)[-1] == postmigrate
+
+
+def test_incoming_load_running() -> None:
+    """DEF-INCOMING-LOAD-RUNNING, MIG-DEST-004, MIG-DEST-101, MIG-INCOMING-011: after
+    DEF-INCOMING-ONCE-NO-RETURN's second listener, the fed stream ('running') starts
+    the guest (RESUME). Seed: a paused source's stream reaches the second listener
+    and is loaded into the running guest; runstate_set(paused) (305) from 'running'
+    sends no STOP. With only this defect repaired, the connection is closed unread
+    and the guest keeps running; fixed has no second listener at all."""
+    (_, seed), (_, fixed) = both("DEF-INCOMING-LOAD-RUNNING")
+    running = {"return": {"running": True, "singlestep": False, "status": "running"}}
+    paused = {"return": {"running": False, "singlestep": False, "status": "paused"}}
+    assert replies(seed, DEST)[-2:] == [running, paused]
+    assert [o["event"] for o in from_vm(seed, DEST) if o.get("event") in ("STOP", "RESUME")] \
+        == ["RESUME"]
+    assert replies(fixed, DEST)[-2:] == [running, running]
+    only = replace(SEED, name="seed+load-running",
+                   repaired=frozenset({"DEF-INCOMING-LOAD-RUNNING"}))
+    engine = Engine(only)
+    out = list(run_script(engine, parse("\n".join(
+        json.dumps(line) for line in DEFECT_BY_ID["DEF-INCOMING-LOAD-RUNNING"].counterexample))))
+    assert replies(out, DEST)[-2:] == [running, running]
+    assert engine.vm("source").s.state.value == "failed"  # its stream was refused
+
+
 TESTED = {
     "DEF-CANCEL-CONNECT-STUCK": test_cancel_connect_stuck,
     "DEF-INCOMING-ONCE-NO-RETURN": test_incoming_once_no_return,
@@ -262,6 +341,10 @@ TESTED = {
     "DEF-INCOMING-PRELAUNCH-ABORT": test_incoming_prelaunch_abort,
     "DEF-FAILED-STOPPED-ABORT": test_failed_stopped_abort,
     "DEF-CONT-DURING-COMPLETION": test_cont_during_completion,
+    "DEF-INCOMING-DEBUG-ABORT": test_incoming_debug_abort,
+    "DEF-GLOBAL-STATE-UNTERMINATED": test_global_state_unterminated,
+    "DEF-INCOMING-INVALIDATE-EXIT": test_incoming_invalidate_exit,
+    "DEF-INCOMING-LOAD-RUNNING": test_incoming_load_running,
 }
 
 

@@ -94,3 +94,55 @@ def test_witnesses_are_reached() -> None:
     for profile in ("seed", "fixed"):
         result = Explorer(SCENARIO_BY_NAME["completion-race"], profile).run()
         assert result.witnesses == {"MIG-WITNESS-001": True, "MIG-WITNESS-002": True}
+
+
+def _findings(scenario: str, profile: str) -> set[tuple[str, str, tuple[str, ...]]]:
+    result = Explorer(SCENARIO_BY_NAME[scenario], profile).run()
+    assert result.complete
+    return {(v.property, v.detail, tuple(v.defects)) for v in result.violations}
+
+
+def test_destination_checks_catch_their_defects_on_seed_only() -> None:
+    """MIG-DEST-101, MIG-DEST-102, MIG-SAFETY-001 over the destination scenarios:
+    on seed each new defect shows as predicted from the seed's lines (297-306,
+    162-184, 285-291), on fixed nothing does."""
+    hostile = _findings("hostile-stream", "seed")
+    assert ("MIG-DEST-102", "destination read past the 100-byte global-state buffer",
+            ("DEF-GLOBAL-STATE-UNTERMINATED",)) in hostile
+    for state in ("debug", "inmigrate", "restore-vm", "save-vm"):
+        assert ("MIG-SAFETY-001", "destination died: invalid runstate transition: "
+                f"'inmigrate' -> '{state}'", ("DEF-INCOMING-DEBUG-ABORT",)) in hostile
+    assert ("MIG-SAFETY-001", "destination died: bdrv_invalidate_cache_all failed: "
+            "exit(EXIT_FAILURE)", ("DEF-INCOMING-INVALIDATE-EXIT",)) in hostile
+    assert ("MIG-SAFETY-001", "destination died: invalid runstate transition: 'inmigrate' "
+            "-> 'debug'", ("DEF-INCOMING-DEBUG-ABORT",)) in _findings("debug-source", "seed")
+    for scenario in ("deferred-incoming-orders", "second-stream"):
+        assert ("MIG-DEST-101", "destination left 'running' for 'paused' without a STOP "
+                "event", ("DEF-INCOMING-ONCE-NO-RETURN", "DEF-INCOMING-LOAD-RUNNING")) \
+            in _findings(scenario, "seed")
+    for scenario in ("hostile-stream", "debug-source", "deferred-incoming-orders",
+                     "second-stream"):
+        assert _findings(scenario, "fixed") == set()
+    # MIG-DEST-103: QEMU 7.2 does not abort on 'inmigrate' (QEMU72-RUNSTATE-SAME), the
+    # guest stays 'inmigrate' for good: the kept DEF-INCOMING-DEBUG-ABORT, as the profile says
+    assert ("MIG-DEST-103", "destination loaded a stream and is still 'inmigrate'",
+            ("DEF-INCOMING-DEBUG-ABORT",)) in _findings("hostile-stream", "qemu-7.2")
+
+
+def test_destination_properties_are_quiet_without_the_defects() -> None:
+    """MIG-DEST-101 and MIG-DEST-102 fire on seed only through their defects: with
+    DEF-INCOMING-LOAD-RUNNING alone repaired no run state leaves 'running' without
+    STOP (the second stream is closed unread), with DEF-GLOBAL-STATE-UNTERMINATED
+    alone repaired nothing is read past the buffer."""
+    from dataclasses import replace
+
+    from migspec.reference.profiles import SEED
+
+    for scenario, defect, prop in (
+            ("second-stream", "DEF-INCOMING-LOAD-RUNNING", "MIG-DEST-101"),
+            ("deferred-incoming-orders", "DEF-INCOMING-LOAD-RUNNING", "MIG-DEST-101"),
+            ("hostile-stream", "DEF-GLOBAL-STATE-UNTERMINATED", "MIG-DEST-102")):
+        one = replace(SEED, name=f"seed+{defect}", repaired=frozenset({defect}))
+        result = Explorer(SCENARIO_BY_NAME[scenario], one).run()
+        assert result.complete
+        assert prop not in {v.property for v in result.violations}, scenario

@@ -240,6 +240,7 @@ ENV_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "channel_error": st.booleans(),
     "completion_error": st.sampled_from([*COMPLETION_ERRORS, "bogus"]),
     "instant": st.booleans(),
+    "invalidate_error": st.booleans(),
 }
 RUNSTATES = [r.value for r in RunState] + ["flying"]
 VM_VALUES: dict[str, st.SearchStrategy[Any]] = {
@@ -262,6 +263,11 @@ DIRECTIVE_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "until": st.sampled_from([*PROGRAM_COUNTERS, "x"]),
     "outcome": st.sampled_from(["complete", "fail", "x"]),
     "runstate": st.one_of(st.none(), st.sampled_from(RUNSTATES)),
+    # MIG-DEST-001: any name (long, empty, with NUL), any size, every failure point
+    "section": st.one_of(st.none(), st.fixed_dictionaries(
+        {"name": st.one_of(st.sampled_from(RUNSTATES), st.text(max_size=120))},
+        optional={"size": st.integers(-1, 2**32)})),
+    "at": st.sampled_from(["before", "section", "after", "x"]),
 }
 
 

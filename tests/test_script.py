@@ -216,7 +216,7 @@ def test_run_time_error_names_file_and_line_and_keeps_earlier_output() -> None:
         (directive("trace", vm="nosuch"), 'no VM named "nosuch" (have: source)'),
         (directive("env", vm=5), 'unknown env key "vm" (known: bandwidth, channel_error, '
          "completion_error, connect, connect_delay_ms, connect_error, device_bytes, "
-         "dirty_rate, instant, ram_bytes, setup_ms)"),
+         "dirty_rate, instant, invalidate_error, ram_bytes, setup_ms)"),
         (directive("incoming", uri=5), "incoming uri must be a string"),
         (directive("step", task=5), "step task must be a string"),
         (directive("step", until=5), "step until must be a thread program counter (one of: "
@@ -253,7 +253,7 @@ def test_bad_directive_value(obj: dict[str, Any], message: str) -> None:
         (directive("env", no_such_knob=1),
          'unknown env key "no_such_knob" (known: bandwidth, channel_error, completion_error, '
          "connect, connect_delay_ms, connect_error, device_bytes, dirty_rate, instant, "
-         "ram_bytes, setup_ms)"),
+         "invalidate_error, ram_bytes, setup_ms)"),
         (directive("env", instant=1), "env instant must be a boolean"),
         (directive("env", dirty_rate=-1),
          "env dirty_rate must be an integer from 0 to 9223372036854775807"),
@@ -501,7 +501,20 @@ def test_feed_defaults_to_the_destination() -> None:
     ("obj", "message"),
     [
         (directive("feed", outcome="succeed"), "feed outcome must be 'complete' or 'fail'"),
-        (directive("feed", outcome="complete", runstate="flying"), 'unknown runstate "flying"'),
+        (directive("feed", outcome="complete", at="after"), "feed at needs outcome 'fail'"),
+        (directive("feed", outcome="fail", at="middle"),
+         "feed at must be one of before, section, after"),
+        (directive("feed", outcome="fail", at="section"), "feed at 'section' needs a section"),
+        (directive("feed", outcome="complete", runstate="running", section=None),
+         "feed takes runstate or section, not both"),
+        (directive("feed", outcome="complete", section={"name": "running", "size": -1}),
+         "feed section size must be an integer from 0 to 4294967295"),
+        (directive("feed", outcome="complete", section={"name": "running", "size": 1 << 32}),
+         "feed section size must be an integer from 0 to 4294967295"),
+        (directive("feed", outcome="complete", section={"size": 8}),
+         "feed section must be null or an object with name and optional size"),
+        (directive("feed", outcome="complete", section={"name": 5}),
+         "feed section name must be a string"),
         (directive("feed", outcome="complete", runstate=5),
          "feed runstate must be a run-state name or null"),
         (directive("feed", outcome="fail", vm="source"),

@@ -605,8 +605,10 @@ def _defect_environment(script: tuple[dict[str, Any], ...]
         n += 1
     setup = script[:n]
     connect = tuple(line["connect"] for line in setup if "connect" in line) or ("auto",)
+    # a feed (MIG-DEST-001) is the environment too: a source the driver does not run
     events = tuple({k: v for k, v in line.items() if k != "migspec"}
-                   for line in script[n:] if line.get("migspec") == "env")
+                   if line.get("migspec") == "env" else dict(line)
+                   for line in script[n:] if line.get("migspec") in ("env", "feed"))
     return T.Environment(setup, connect[-1:], events), list(script[n:])
 
 
@@ -614,7 +616,10 @@ def _defect_environment(script: tuple[dict[str, Any], ...]
 #: DEF-DOWNTIME-OVERFLOW and DEF-EXPECTED-DOWNTIME-DIV0 differ only in
 #: query-migrate numbers (expected-downtime), which validation does not
 #: compare; DEF-UNKNOWN-URI-NO-NOTIFY only in notifier calls no client sees.
-INVISIBLE = {"DEF-DOWNTIME-OVERFLOW", "DEF-EXPECTED-DOWNTIME-DIV0", "DEF-UNKNOWN-URI-NO-NOTIFY"}
+#: DEF-GLOBAL-STATE-UNTERMINATED fails the load in both, the read past the buffer
+#: shows only in the engine's trace.
+INVISIBLE = {"DEF-DOWNTIME-OVERFLOW", "DEF-EXPECTED-DOWNTIME-DIV0", "DEF-UNKNOWN-URI-NO-NOTIFY",
+             "DEF-GLOBAL-STATE-UNTERMINATED"}
 
 
 @pytest.mark.parametrize("defect", [d.id for d in DEFECTS])

@@ -36,6 +36,7 @@ from migspec.reference.engine import Engine
 from migspec.reference.profiles import Profile, get_profile
 from migspec.reference.qmp import InputObjectError, check_input_object
 from migspec.reference.script import parse, run_line
+from migspec.reference.stream import Stream, stream_of
 
 #: MIGRATION statuses after which nothing moves by itself.
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -507,13 +508,76 @@ class QemuSession(RealSession):
     def __init__(self, spec: QemuSpec, registry: Registry, folder: str) -> None:
         super().__init__(registry, spec.timeout, folder)
         self.spec = spec
+        #: The last URI each VM was told to listen on (-incoming, migrate-incoming).
+        self.listening: dict[str, str] = {}
+        self._stream: bytes | None = None
 
-    async def start(self, vm: str, incoming: str | None, paused: bool) -> None:
-        """Launch and connect (bounded)."""
-        if vm in self.vms:
-            raise Unsupported(f"{vm} is already running")
-        sock = os.path.join(self.folder, f"{vm}.qmp")
-        stderr = os.path.join(self.folder, f"{vm}.err")
+    async def execute(self, vm: str, cmd: dict[str, Any]) -> dict[str, Any] | None:
+        """Send and await the reply; remember where a VM listens."""
+        reply = await self._send(vm, cmd)
+        args = cmd.get("arguments") if isinstance(cmd, dict) else None
+        if cmd.get("execute") == "migrate-incoming" and isinstance(args, dict) \
+                and isinstance(args.get("uri"), str) and reply is not None and "return" in reply:
+            self.listening[vm] = args["uri"]
+        return reply
+
+    async def _source_stream(self) -> bytes:
+        """A real stream of this machine: a helper QEMU (not part of the
+        trace, ended by PID) migrates to a file in the run's folder."""
+        if self._stream is not None:
+            return self._stream
+        sock = os.path.join(self.folder, "feeder.qmp")
+        out = os.path.join(self.folder, "feeder.stream")
+        proc = await self.registry.spawn(self._argv(sock, True, None),
+                                         os.path.join(self.folder, "feeder.err"))
+        client = QMPClient("feeder")
+        try:
+            deadline = time.monotonic() + self.timeout
+            while not os.path.exists(sock):
+                if time.monotonic() > deadline or proc.returncode is not None:
+                    raise Unresolved("the feeder QEMU did not start")
+                await asyncio.sleep(0.01)
+            await asyncio.wait_for(client.connect(sock), self.timeout)
+            await client.execute("migrate", {"uri": f"exec:cat > {out}"})
+            while True:
+                info = await client.execute("query-migrate")
+                status = info.get("status") if isinstance(info, dict) else None
+                if status == "completed":
+                    break
+                if status in ("failed", "cancelled") or time.monotonic() > deadline:
+                    raise Unresolved(f"the feeder's migration ended {status}")
+                await asyncio.sleep(0.01)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+            await self.registry.end(proc)
+        with open(out, "rb") as handle:
+            self._stream = handle.read()
+        return self._stream
+
+    async def feed(self, line: dict[str, Any]) -> None:
+        """The ``feed`` directive on a real destination: a real stream with its
+        global-state section rewritten as the line says (MIG-DEST-001),
+        sent to the VM's listener, cut where the line says it fails."""
+        vm = line.get("vm", DESTINATION)
+        uri = self.listening.pop(vm, None)
+        if uri is None or not uri.startswith(("tcp:", "unix:")):
+            raise Unsupported(f"{vm} does not listen on a socket this harness can feed")
+        data = rewrite_stream(await self._source_stream(), stream_of(line))
+        if uri.startswith("tcp:"):
+            host, _, port = uri[4:].rpartition(":")
+            _, writer = await asyncio.open_connection(host or "127.0.0.1", int(port))
+        else:
+            _, writer = await asyncio.open_unix_connection(uri[5:])
+        try:
+            writer.write(data)
+            await writer.drain()
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def _argv(self, sock: str, paused: bool, incoming: str | None) -> list[str]:
         argv = [self.spec.binary, "-nodefaults", "-display", "none", "-machine", "pc",
                 "-accel", self.spec.accel, "-m", str(self.spec.ram_mib),
                 "-qmp", f"unix:{sock},server=on,wait=off"]
@@ -523,6 +587,17 @@ class QemuSession(RealSession):
             argv.append("-S")
         if incoming is not None:
             argv += ["-incoming", incoming]
+        return argv
+
+    async def start(self, vm: str, incoming: str | None, paused: bool) -> None:
+        """Launch and connect (bounded)."""
+        if vm in self.vms:
+            raise Unsupported(f"{vm} is already running")
+        sock = os.path.join(self.folder, f"{vm}.qmp")
+        stderr = os.path.join(self.folder, f"{vm}.err")
+        argv = self._argv(sock, paused, incoming)
+        if incoming is not None:
+            self.listening[vm] = incoming
         self.trace.append(O.start(vm, incoming, paused))
         try:
             proc = await self.registry.spawn(argv, stderr)
@@ -571,6 +646,8 @@ class QemuSpec:
     halt_firmware: bool = True
     concurrent: bool = True
     real: bool = True
+    #: It can feed a destination a rewritten real stream (QemuSession.feed).
+    feeds: bool = True
 
     @property
     def name(self) -> str:
@@ -707,3 +784,35 @@ def kvm_usable() -> str | None:
         return f"/dev/kvm: {err.strerror}"
     os.close(fd)
     return None
+
+
+#: The global-state section's id string in a stream (savevm.c writes the
+#: section header, the id string, instance and version ids, then the fields).
+_GLOBALSTATE = b"globalstate"
+
+
+def rewrite_stream(data: bytes, stream: Stream) -> bytes:
+    """A real QEMU's stream ``data`` with its global-state section as
+    ``stream`` says (MIG-DEST-001): the uint32 size and the 100-byte buffer
+    rewritten (bytes of a longer name inserted after it), or the whole section
+    (header, fields, footer) left out; and cut before the section, after its
+    size field, or after it, where ``stream`` fails."""
+    idstr = data.index(_GLOBALSTATE)
+    # QEMU_VM_SECTION_FULL, section id (4), id length (1) before the id string
+    start = idstr - 6
+    fields = idstr + len(_GLOBALSTATE) + 8  # instance id, version id
+    end = fields + 4 + 100 + 5  # size, buffer, QEMU_VM_SECTION_FOOTER + section id
+    sec = stream.section
+    if stream.fail == "before":
+        return data[:start]
+    if sec is None:
+        body = data[:start] + data[end:]
+        return body[:start] if stream.fail else body
+    name = sec.runstate.encode("latin-1")
+    buffer = (name + b"\0" * 100)[:100]
+    spill = b"\xff" if sec.spill else b""  # no section footer follows
+    head = data[:fields] + sec.size.to_bytes(4, "big")
+    if stream.fail == "section":
+        return head
+    whole = head + buffer + spill + data[fields + 104:]
+    return whole[:end + len(spill)] if stream.fail == "after" else whole

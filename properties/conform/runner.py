@@ -90,7 +90,8 @@ def plan(script: Script, target: TargetSpec) -> Plan:
         i += 1
     for line in script[i:]:
         name = line.get("migspec")
-        if name in HIDDEN and target.real:
+        if name in HIDDEN and target.real and not (
+                name == "feed" and getattr(target, "feeds", False)):
             raise Unsupported(f"the {name} directive has no QMP-level counterpart")
         if name == "env" and target.real:
             raise Unsupported("env knobs cannot change during a run on a real target")
@@ -129,6 +130,8 @@ async def drive(session: Session, body: Script, paused: bool) -> None:
                 continue
             await session.execute(line.get("vm", SOURCE),
                                   {"execute": "stop" if state == "paused" else "cont"})
+        elif name == "feed" and hasattr(session, "feed"):
+            await session.feed(line)  # a launched QEMU: a rewritten real stream
         elif name == "settle":
             await session.settle(int(line.get("max_ms", 3_600_000)))
         elif name == "advance":
@@ -274,15 +277,19 @@ class Runner:
     def environment(self, scenario: Scenario) -> Any:
         """The validator's Environment for a scenario on this target: the
         set-up world; every later ``env`` line (and, on a real target, every
-        descriptive one) as an event that may happen at any time; the
+        descriptive one) and every ``feed`` line as an event that may happen at
+        any time; the
         scenario's connect outcomes unless some line sets the knob."""
         try:
             p = plan(scenario.script, self.target)
         except Unsupported:
             return checking.environment((), scenario.connect, scenario.env_events)
         later = [line for line in p.body if line.get("migspec") == "env"] + list(p.described)
+        # a fed stream (MIG-DEST-001) comes from the environment too: the
+        # validator takes the feed line itself as an event
+        feeds = tuple(dict(line) for line in p.body if line.get("migspec") == "feed")
         env_events = scenario.env_events + tuple(
-            {k: v for k, v in line.items() if k != "migspec"} for line in later)
+            {k: v for k, v in line.items() if k != "migspec"} for line in later) + feeds
         sets_connect = any("connect" in line for line in list(p.setup) + later
                            if line.get("migspec") == "env")
         return checking.environment(p.setup, () if sets_connect else scenario.connect,
