@@ -164,7 +164,7 @@ def main() -> int:
                       f"{r['states']:,}", f"{r['edges']:,}", f"{r['seconds']:.1f}",
                       f"{r['cpu_seconds']:.1f}",
                       f"{r['peak_mib']:,.0f}", "yes" if r["complete"] else "NO")
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 120)
     console.print(table)
     for g in doc["growth"]:
         console.print(f"k={g['from']} -> k={g['to']}: states x{g['states']}, "
