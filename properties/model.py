@@ -449,8 +449,10 @@ class Model:
 
     # -- set-up ---------------------------------------------------------------------
     def reset(self, incoming: str | None = None, ram_bytes: int | None = None) -> list[Event]:
-        """A fresh process; the events its start-up sends (``-incoming``
-        always sends MIGRATION 'setup', line 240, MIG-EVENT-003)."""
+        """A fresh process; the events a client sees from its start-up: none.
+        ``-incoming`` sends MIGRATION 'setup' (line 240) from vl.c before the
+        main loop runs, when no monitor has negotiated capabilities, and
+        QEMU sends events only to negotiated monitors (MIG-EVENT-003)."""
         self.state = ModelState(ram_bytes=ram_bytes)
         self.version += 1
         self.epoch += 1
@@ -463,7 +465,7 @@ class Model:
             st.deferred = True
         elif kind is not None:
             st.listening += 1
-        return [migration_event(S.SETUP)]
+        return []
 
     # -- in flight ------------------------------------------------------------------
     def closure(self, statuses: Iterable[S]) -> frozenset[S]:
@@ -819,8 +821,12 @@ class Model:
         """How the transport's start ends, from the environment knobs: an
         ``fd:`` name the monitor lacks fails first; ``auto`` connects exec:,
         fd: and rdma: at once and sockets later (nobody else listens)."""
-        if scheme == "fd:" and uri[len(scheme):] not in st.fds:
-            return "refused", fd_not_found(uri[len(scheme):])
+        if scheme == "fd:":
+            name = uri[len(scheme):]
+            if name not in st.fds:
+                return "refused", fd_not_found(name)
+            # monitor_get_fd takes the descriptor: the name is gone (MIG-MIGRATE-010)
+            st.fds = tuple(n for i, n in enumerate(st.fds) if i != st.fds.index(name))
         if st.connect != "auto":
             return st.connect, st.connect_error
         if scheme in ("exec:", "fd:", "rdma:"):

@@ -320,6 +320,9 @@ def _connect_outcome(world: World, vm: VM, scheme: str, uri: str) -> tuple[str, 
         name = uri[len(scheme):]
         if name not in vm.fds:
             return "refused", f"File descriptor named '{name}' has not been found"
+        # monitor_get_fd hands the descriptor over and forgets its name
+        # (monitor.c), so a second fd:NAME is not found (MIG-MIGRATE-010).
+        vm.fds.remove(name)
     if env.connect != "auto":
         return _socket_async(world, scheme, env.connect), env.connect_error
     if scheme == "rdma:" and world.profile.deviates("QEMU72-RDMA-NO-DEVICE"):

@@ -650,23 +650,6 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ),
     ),
     Deviation(
-        "QEMU72-INCOMING-LAUNCH-NO-EVENT",
-        "MIG-EVENT-003",
-        "a client never sees a MIGRATION 'setup' event for -incoming: with 'defer' none is "
-        "sent, with a URI it is sent during start-up before any QMP client can connect",
-        "softmmu/vl.c:2622-2630 calls qmp_migrate_incoming (whose "
-        "qemu_start_incoming_migration sends 'setup', migration/migration.c:494) only for a "
-        "URI, before the main loop runs, of qemu 1:7.2+dfsg-7+deb12u18.",
-        Observation(
-            script=({'migspec': 'incoming', 'uri': 'defer'},
-                    {'migspec': 'qmp',
-                     'vm': 'destination',
-                     'command': {'execute': 'query-status'}}),
-            lines=({'return': {'status': 'inmigrate', 'singlestep': False, 'running': False},
-                    'vm': 'destination'},),
-        ),
-    ),
-    Deviation(
         "QEMU72-INCOMING-DEFER-UNKNOWN",
         "MIG-INCOMING-003",
         "'defer' is not a URI of migrate-incoming: it is refused as \"unknown migration "

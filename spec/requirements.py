@@ -46,7 +46,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        "a failed compare-and-swap sends none."),
     _r("MIG-EVENT-003", "qemu_start_incoming_migration", "240",
        "Starting an incoming migration always sends a MIGRATION 'setup' event, whatever the "
-       "'events' capability and even if the URI is then rejected."),
+       "'events' capability and even if the URI is then rejected; like every event it reaches "
+       "only monitors that negotiated capabilities, so no client sees the one sent at start-up "
+       "by -incoming (before the main loop runs), only that of migrate-incoming."),
     _r("MIG-SETSTATE-001", "migrate_set_state", "528-534",
        "A state change is a compare-and-swap from an expected state: it happens only if the "
        "state still is the expected one."),
@@ -149,6 +151,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     _r("MIG-MIGRATE-009", "qmp_migrate", "757-761",
        "A transport error at start fails the migration through migrate_fd_error and returns "
        "the transport's error."),
+    _r("MIG-MIGRATE-010", "fd_start_outgoing_migration", "747-748",
+       "An fd:NAME URI takes the descriptor the monitor holds under NAME (monitor_get_fd "
+       "hands it over and forgets the name), so a later fd:NAME fails with \"File "
+       "descriptor named 'NAME' has not been found\" until a new getfd."),
     # connect, error, cancel, cleanup
     _r("MIG-CONNECT-001", "migrate_fd_connect", "1026-1041",
        "Once connected, expected-downtime is max downtime in ms, a cleanup bottom half "
