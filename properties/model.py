@@ -509,6 +509,18 @@ class Model:
         return r is not None and r not in awake and not D.runstate_transition_allowed(
             r, RunState.FINISH_MIGRATE, self.repairs("DEF-INCOMING-PRELAUNCH-ABORT"))
 
+    def _echoed(self, ident: Any) -> Any:
+        """The id a client reads back (MIG-QMP-007): QEMU 2.4 prints a double
+        with six decimals ('%f'), so it reads back rounded to them; repaired
+        (DEF-QMP-DOUBLE-FORMAT), as the double sent."""
+        if isinstance(ident, dict):
+            return {k: self._echoed(v) for k, v in ident.items()}
+        if isinstance(ident, list):
+            return [self._echoed(v) for v in ident]
+        if type(ident) is float and not self.repairs("DEF-QMP-DOUBLE-FORMAT"):
+            return round(ident, 6) + 0.0
+        return ident
+
     # -- commands ---------------------------------------------------------------------
     def outcomes(self, cmd: Any) -> list[Outcome]:
         """Every way ``cmd`` can go from the current state."""
@@ -521,7 +533,7 @@ class Model:
 
         def finish(o: Outcome) -> Outcome:
             if has_id and isinstance(o.reply, dict):
-                o.reply = {**o.reply, "id": ident}
+                o.reply = {**o.reply, "id": self._echoed(ident)}
             return o
 
         if err is not None:

@@ -289,7 +289,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("M12-negative-speed-kept", "a negative speed is stored as given", "MIG-SPEED-001",
            _decision("clamp_speed", lambda o: lambda v: v), "clamp_speed"),
     Mutant("M13-xfer-ratio-100", "the rate limit per window is bandwidth/100",
-           "MIG-SPEED-002", _decision("xfer_limit", lambda o: lambda b: b // 100),
+           "MIG-SPEED-002", _decision("xfer_limit", lambda o: lambda b, r=False: b // 100),
            "xfer_limit"),
     Mutant("M14-downtime-in-ms", "migrate_set_downtime scales by 1e6 (ms) not 1e9",
            "MIG-DOWNTIME-001",

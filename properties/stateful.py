@@ -246,7 +246,10 @@ _WRONG_ARG: dict[ArgType, tuple[Any, ...]] = {
 }
 _NOT_COMMANDS = ("migrate-start", "query-migrations", "Migrate", "migrate_incoming",
                  "migrate-set-speed", "query_migrate", "", "quit2", "x" * 64)
-_IDS: tuple[Any, ...] = (None, None, 1, "a", 0, [1, "x"], {"k": None})
+#: Doubles among them: QEMU 2.4 echoes 1e-7 as 0 and 0.1234567 as 0.123457
+#: (MIG-QMP-007, DEF-QMP-DOUBLE-FORMAT).
+_IDS: tuple[Any, ...] = (None, None, 1, "a", 0, [1, "x"], {"k": None}, 0.5, 1e-7,
+                         [0.1234567])
 
 
 def _bad_argument_cases() -> tuple[tuple[str, dict[str, Any]], ...]:

@@ -56,6 +56,9 @@ class Env:
     completion_error: str = "none"
     #: Transfers take no virtual time (the explorer's scenarios use this).
     instant: bool = False
+    #: Allocating an XBZRLE cache of a new size during a migration fails
+    #: (``cache_init``'s ``g_try_malloc`` returns NULL, ram.c/page_cache.c).
+    xbzrle_resize_error: bool = False
 
     def update(self, values: dict[str, Any]) -> None:
         """Set knobs from a directive; ValueError names a bad key or value."""
@@ -144,6 +147,9 @@ class Ram:
     period_pages: int = 0
     last_touch_us: int = 0
     active: bool = False
+    #: ``XBZRLE.cache`` exists: ram_save_setup made it (the xbzrle capability
+    #: on) and neither ram_save_complete nor qemu_savevm_state_cancel freed it.
+    xbzrle_cache: bool = False
 
     def touch(self, now_us: int, running: bool, dirty_rate: int) -> None:
         """Let the guest dirty memory up to ``now_us`` if it is running."""
