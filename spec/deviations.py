@@ -1239,12 +1239,8 @@ REPAIRS: tuple[Repair, ...] = (
         "json_writer_double prints '%.17g' (qobject/json-writer.c:227-241). On the real 7.2 "
         "(raw socket, tests/test_reading_real.py) query-status with the ids 0.1, 1e-7, 8.0, "
         "0.0, 1e20 and 0.000012 echoed 0.10000000000000001, 9.9999999999999995e-08, 8, 0, "
-        "1e+20 and 1.2e-05; the reply's id is the sent double",
-        Observation(
-            script=({"execute": "query-status", "id": 1e-7},),
-            lines=({"return": {"status": "running", "singlestep": False, "running": True},
-                    "id": 1e-7},),
-        ),
+        "1e+20 and 1.2e-05: each reads back as the sent double (no Observation here: the "
+        "conformance harness sends its own ids, so only a raw socket shows an echoed one)",
     ),
     Repair(
         "DEF-CACHE-ALLOC-MISREPORTED",
