@@ -20,7 +20,7 @@ from unittest import mock
 
 from migspec.reference import decisions as D
 from migspec.reference import handlers as H
-from migspec.reference import mainloop, thread
+from migspec.reference import mainloop, qmp, thread
 from migspec.reference.profiles import Profile
 from migspec.reference.vm import VM, MigrationThread
 from migspec.reference.world import World
@@ -101,6 +101,16 @@ def _cancel_any_state(orig: H.Handler) -> H.Handler:
         if vm.s.state not in (S.NONE, S.CANCELLING):  # no compare-and-swap, no state test
             vm.s.state = S.CANCELLING
             world.migration_event(vm, S.CANCELLING)
+    return handler
+
+
+def _fd_name_kept(orig: H.Handler) -> H.Handler:
+    def handler(world: World, vm: VM, args: dict[str, Any]) -> Any:
+        kept = list(vm.fds)
+        try:
+            return orig(world, vm, args)
+        finally:
+            vm.fds = kept  # monitor_get_fd forgets nothing
     return handler
 
 
@@ -340,6 +350,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "MIG-CANCEL-001",
            _decision("cancel_outcome", lambda o: lambda st: st if st == S.SETUP else o(st)),
            "cancel_outcome"),
+    Mutant("M33-fd-name-kept", "migrate fd:NAME leaves the name with the monitor",
+           "MIG-MIGRATE-010", _handler("migrate", _fd_name_kept)),
+    Mutant("M34-id-double-verbatim", "a double in an id is echoed as sent, not as '%f' prints it",
+           "MIG-QMP-007", _obj(qmp, "echo_id", lambda o: lambda ident, profile: ident)),
 )
 
 MUTANT_BY_ID: dict[str, Mutant] = {m.id: m for m in MUTANTS}

@@ -774,6 +774,24 @@ class TargetMachine(RuleBasedStateMachine):
         self.model.state.runstate = runstate
         self.model.touch()
 
+    @precondition(lambda self: self._env() and self._time() and self._can_migrate()
+                  and self.model.state.runstate != RunState.INMIGRATE)
+    @action("env", names=(("migfd",), ("migfd", "other")))
+    def getfd_migrate_twice(self, names: tuple[str, ...]) -> None:
+        """MIG-MIGRATE-010: the monitor is given descriptors (getfd), a migrate
+        takes fd:migfd and, once that migration ended, a second one asks for
+        fd:migfd again (monitor_get_fd handed the first over and forgot it)."""
+        self.target.configure_vm({"fds": list(names)})
+        self.model.state.fds = names
+        self.model.touch()
+        for _ in range(2):
+            if not (self.alive and self._can_migrate()):
+                return
+            self.run(_cmd("migrate", {"uri": "fd:migfd"}))
+            if not (self.alive and self._settles_quickly()):
+                return
+            self._settle()
+
     # -- time --------------------------------------------------------------------------------
     def _settle(self) -> None:
         inflight = self.model.state.inflight or not self.model.frozen_time
