@@ -512,6 +512,12 @@ class Explorer:
             if vm.runstate.value == "running" and source.runstate.value == "running" and \
                     source.exited is None and source.migrations:
                 yield "MIG-SAFETY-002", f"source and {name} both run the guest"
+        for name, vm in world.vms.items():
+            s, f = vm.s, world.files.get(vm.s.file) if vm.s.file is not None else None
+            if f is not None and s.state == MigrationStatus.ACTIVE and \
+                    not vm.completion_started and s.bandwidth_limit > 0 and f.xfer_limit == 0:
+                yield "MIG-SAFETY-010", \
+                    f"{name} asked for {s.bandwidth_limit} B/s and its channel has no limit"
         if not quiescent:
             return
         for name, vm in world.vms.items():

@@ -449,8 +449,10 @@ class Model:
 
     # -- set-up ---------------------------------------------------------------------
     def reset(self, incoming: str | None = None, ram_bytes: int | None = None) -> list[Event]:
-        """A fresh process; the events its start-up sends (``-incoming``
-        always sends MIGRATION 'setup', line 240, MIG-EVENT-003)."""
+        """A fresh process; the events a client sees from its start-up: none.
+        ``-incoming`` sends MIGRATION 'setup' (line 240) from vl.c before the
+        main loop runs, when no monitor has negotiated capabilities, and
+        QEMU sends events only to negotiated monitors (MIG-EVENT-003)."""
         self.state = ModelState(ram_bytes=ram_bytes)
         self.version += 1
         self.epoch += 1
@@ -463,7 +465,7 @@ class Model:
             st.deferred = True
         elif kind is not None:
             st.listening += 1
-        return [migration_event(S.SETUP)]
+        return []
 
     # -- in flight ------------------------------------------------------------------
     def closure(self, statuses: Iterable[S]) -> frozenset[S]:
@@ -507,6 +509,18 @@ class Model:
         return r is not None and r not in awake and not D.runstate_transition_allowed(
             r, RunState.FINISH_MIGRATE, self.repairs("DEF-INCOMING-PRELAUNCH-ABORT"))
 
+    def _echoed(self, ident: Any) -> Any:
+        """The id a client reads back (MIG-QMP-007): QEMU 2.4 prints a double
+        with six decimals ('%f'), so it reads back rounded to them; repaired
+        (DEF-QMP-DOUBLE-FORMAT), as the double sent."""
+        if isinstance(ident, dict):
+            return {k: self._echoed(v) for k, v in ident.items()}
+        if isinstance(ident, list):
+            return [self._echoed(v) for v in ident]
+        if type(ident) is float and not self.repairs("DEF-QMP-DOUBLE-FORMAT"):
+            return round(ident, 6) + 0.0
+        return ident
+
     # -- commands ---------------------------------------------------------------------
     def outcomes(self, cmd: Any) -> list[Outcome]:
         """Every way ``cmd`` can go from the current state."""
@@ -519,7 +533,7 @@ class Model:
 
         def finish(o: Outcome) -> Outcome:
             if has_id and isinstance(o.reply, dict):
-                o.reply = {**o.reply, "id": ident}
+                o.reply = {**o.reply, "id": self._echoed(ident)}
             return o
 
         if err is not None:
@@ -819,8 +833,12 @@ class Model:
         """How the transport's start ends, from the environment knobs: an
         ``fd:`` name the monitor lacks fails first; ``auto`` connects exec:,
         fd: and rdma: at once and sockets later (nobody else listens)."""
-        if scheme == "fd:" and uri[len(scheme):] not in st.fds:
-            return "refused", fd_not_found(uri[len(scheme):])
+        if scheme == "fd:":
+            name = uri[len(scheme):]
+            if name not in st.fds:
+                return "refused", fd_not_found(name)
+            # monitor_get_fd takes the descriptor: the name is gone (MIG-MIGRATE-010)
+            st.fds = tuple(n for i, n in enumerate(st.fds) if i != st.fds.index(name))
         if st.connect != "auto":
             return st.connect, st.connect_error
         if scheme in ("exec:", "fd:", "rdma:"):

@@ -20,7 +20,7 @@ from unittest import mock
 
 from migspec.reference import decisions as D
 from migspec.reference import handlers as H
-from migspec.reference import mainloop, thread
+from migspec.reference import mainloop, qmp, thread
 from migspec.reference.profiles import Profile
 from migspec.reference.vm import VM, MigrationThread
 from migspec.reference.world import World
@@ -101,6 +101,16 @@ def _cancel_any_state(orig: H.Handler) -> H.Handler:
         if vm.s.state not in (S.NONE, S.CANCELLING):  # no compare-and-swap, no state test
             vm.s.state = S.CANCELLING
             world.migration_event(vm, S.CANCELLING)
+    return handler
+
+
+def _fd_name_kept(orig: H.Handler) -> H.Handler:
+    def handler(world: World, vm: VM, args: dict[str, Any]) -> Any:
+        kept = list(vm.fds)
+        try:
+            return orig(world, vm, args)
+        finally:
+            vm.fds = kept  # monitor_get_fd forgets nothing
     return handler
 
 
@@ -289,7 +299,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("M12-negative-speed-kept", "a negative speed is stored as given", "MIG-SPEED-001",
            _decision("clamp_speed", lambda o: lambda v: v), "clamp_speed"),
     Mutant("M13-xfer-ratio-100", "the rate limit per window is bandwidth/100",
-           "MIG-SPEED-002", _decision("xfer_limit", lambda o: lambda b: b // 100),
+           "MIG-SPEED-002", _decision("xfer_limit", lambda o: lambda b, r=False: b // 100),
            "xfer_limit"),
     Mutant("M14-downtime-in-ms", "migrate_set_downtime scales by 1e6 (ms) not 1e9",
            "MIG-DOWNTIME-001",
@@ -345,6 +355,10 @@ MUTANTS: tuple[Mutant, ...] = (
            _decision("global_state_post_load", lambda o: lambda rs, t: (
                o(rs, t) if o(rs, t)[0] is not None else (RunState.RUNNING, o(rs, t)[1]))),
            "global_state_post_load"),
+    Mutant("M34-fd-name-kept", "migrate fd:NAME leaves the name with the monitor",
+           "MIG-MIGRATE-010", _handler("migrate", _fd_name_kept)),
+    Mutant("M35-id-double-verbatim", "a double in an id is echoed as sent, not as '%f' prints it",
+           "MIG-QMP-007", _obj(qmp, "echo_id", lambda o: lambda ident, profile: ident)),
 )
 
 MUTANT_BY_ID: dict[str, Mutant] = {m.id: m for m in MUTANTS}

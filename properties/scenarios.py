@@ -290,6 +290,16 @@ SCENARIOS += (
         (_feed("stream 'paused'", outcome="complete", runstate="paused"),),
         finds=("DEF-INCOMING-ONCE-NO-RETURN", "DEF-INCOMING-LOAD-RUNNING"),
     ),
+    Scenario(
+        "speed-below-ratio",
+        "a speed of 5 B/s set before or during a migration (MIG-SAFETY-010)",
+        SMALL_WORLD,
+        (
+            ClientAction("migrate", MIGRATE_EXEC),
+            ClientAction("speed-5", _qmp("migrate_set_speed", value=5)),
+        ),
+        finds=("DEF-SPEED-BELOW-RATIO-UNLIMITED",),
+    ),
 )
 
 SCENARIO_BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}

@@ -249,7 +249,10 @@ _WRONG_ARG: dict[ArgType, tuple[Any, ...]] = {
 }
 _NOT_COMMANDS = ("migrate-start", "query-migrations", "Migrate", "migrate_incoming",
                  "migrate-set-speed", "query_migrate", "", "quit2", "x" * 64)
-_IDS: tuple[Any, ...] = (None, None, 1, "a", 0, [1, "x"], {"k": None})
+#: Doubles among them: QEMU 2.4 echoes 1e-7 as 0 and 0.1234567 as 0.123457
+#: (MIG-QMP-007, DEF-QMP-DOUBLE-FORMAT).
+_IDS: tuple[Any, ...] = (None, None, 1, "a", 0, [1, "x"], {"k": None}, 0.5, 1e-7,
+                         [0.1234567])
 
 
 def _bad_argument_cases() -> tuple[tuple[str, dict[str, Any]], ...]:
@@ -773,6 +776,24 @@ class TargetMachine(RuleBasedStateMachine):
         self.target.configure_vm({"runstate": runstate.value})
         self.model.state.runstate = runstate
         self.model.touch()
+
+    @precondition(lambda self: self._env() and self._time() and self._can_migrate()
+                  and self.model.state.runstate != RunState.INMIGRATE)
+    @action("env", names=(("migfd",), ("migfd", "other")))
+    def getfd_migrate_twice(self, names: tuple[str, ...]) -> None:
+        """MIG-MIGRATE-010: the monitor is given descriptors (getfd), a migrate
+        takes fd:migfd and, once that migration ended, a second one asks for
+        fd:migfd again (monitor_get_fd handed the first over and forgot it)."""
+        self.target.configure_vm({"fds": list(names)})
+        self.model.state.fds = names
+        self.model.touch()
+        for _ in range(2):
+            if not (self.alive and self._can_migrate()):
+                return
+            self.run(_cmd("migrate", {"uri": "fd:migfd"}))
+            if not (self.alive and self._settles_quickly()):
+                return
+            self._settle()
 
     # -- time --------------------------------------------------------------------------------
     def _settle(self) -> None:

@@ -107,17 +107,38 @@ def clamp_speed(value: int) -> int:
     return value
 
 
-def xfer_limit(bandwidth_limit: int) -> int:
+def xfer_limit(bandwidth_limit: int, repaired: bool = False) -> int:
     """Bytes a rate-limit window may carry: ``bandwidth_limit / XFER_LIMIT_RATIO``
     (lines 817, 1032-1033, MIG-SPEED-002), C integer division of a non-negative
-    value.
+    value. A window limit of 0 means no limit (``qemu_file_rate_limit``), so
+    in the seed a speed of 1 to 9 B/s is unlimited (DEF-SPEED-BELOW-RATIO-UNLIMITED);
+    ``repaired`` gives such a speed the smallest limit, 1 byte per window.
 
     pre: 0 <= bandwidth_limit <= C.INT64_MAX
-    post: __return__ * C.XFER_LIMIT_RATIO <= bandwidth_limit
+    post: repaired or __return__ * C.XFER_LIMIT_RATIO <= bandwidth_limit
     post: bandwidth_limit < (__return__ + 1) * C.XFER_LIMIT_RATIO
-    post: (__return__ == 0) == (bandwidth_limit < C.XFER_LIMIT_RATIO)
-    """
+    post: repaired or (__return__ == 0) == (bandwidth_limit < C.XFER_LIMIT_RATIO)
+    post: not repaired or __return__ == max(bandwidth_limit // C.XFER_LIMIT_RATIO, 1 if bandwidth_limit else 0)
+    """  # noqa: E501
+    if repaired and 0 < bandwidth_limit < C.XFER_LIMIT_RATIO:
+        return 1
     return bandwidth_limit // C.XFER_LIMIT_RATIO
+
+
+def window_unlimited(bandwidth_limit: int, repaired: bool = False) -> bool:
+    """Whether the outgoing file's rate-limit windows have no limit at all
+    for a stored ``bandwidth_limit``: :func:`xfer_limit` composed with
+    ``qemu_file_rate_limit``'s rule that a limit of 0 is no limit (MIG-SPEED-002,
+    MIG-SAFETY-010). What a client asked for is a limit unless it asked for 0
+    (or less, clamped to 0): the last post-condition says so and holds only
+    where DEF-SPEED-BELOW-RATIO-UNLIMITED is repaired; the one before it is the
+    seed's defect, written down.
+
+    pre: 0 <= bandwidth_limit <= C.INT64_MAX
+    post: repaired or __return__ == (bandwidth_limit < C.XFER_LIMIT_RATIO)
+    post: not repaired or __return__ == (bandwidth_limit == 0)
+    """
+    return xfer_limit(bandwidth_limit, repaired) == 0
 
 
 def uint64_cast_x86(truncated: int) -> int:
@@ -214,7 +235,10 @@ def pow2floor(value: int) -> int:
     return result
 
 
-def cache_size_decision(value: int, ram_total: int, repaired: bool) -> tuple[str | None, int]:
+def cache_size_decision(
+    value: int, ram_total: int, repaired: bool, cache_exists: bool = False,
+    current: int = 0, alloc_fails: bool = False, alloc_repaired: bool = False,
+) -> tuple[str | None, int]:
     """``qmp_migrate_set_cache_size`` (lines 774-795) with ``xbzrle_cache_resize``.
 
     Returns ``(error key, new size)``; the size is 0 with an error.
@@ -222,18 +246,27 @@ def cache_size_decision(value: int, ram_total: int, repaired: bool) -> tuple[str
     ``value > ram_bytes_total()`` compares as unsigned (MIG-CACHE-003), so a
     negative value is reported as exceeding the RAM size (DEF-CACHE-NEGATIVE);
     below the page size is refused (MIG-CACHE-004); else the size is rounded
-    down to a power of two (MIG-CACHE-001).
+    down to a power of two (MIG-CACHE-001). While a migration holds an XBZRLE
+    cache (``cache_exists``) a new size (its power of two differs from
+    ``current``) allocates a new cache, which can fail (``alloc_fails``):
+    ``xbzrle_cache_resize`` returns -1 and the seed reports that too as "is
+    smaller than page size" (MIG-CACHE-006, DEF-CACHE-ALLOC-MISREPORTED;
+    ``alloc_repaired``: "cache_alloc_failed"). The last post-condition is what
+    the message says: "smaller than page size" only for a size below it.
 
     pre: C.INT64_MIN <= value <= C.INT64_MAX
     pre: 0 <= ram_total <= C.INT64_MAX
-    post: __return__[0] in (None, "cache_above_ram", "cache_below_page")
-    post: (__return__[0] is None) == (C.TARGET_PAGE_SIZE <= value <= ram_total)
+    pre: 0 <= current <= C.INT64_MAX
+    post: __return__[0] in (None, "cache_above_ram", "cache_below_page", "cache_alloc_failed")
+    post: (__return__[0] is None) == (C.TARGET_PAGE_SIZE <= value <= ram_total and not (cache_exists and alloc_fails and pow2floor(value) != current))
     post: __return__[0] is None or __return__[1] == 0
     post: __return__[0] is not None or __return__[1] <= value < 2 * __return__[1]
     post: __return__[0] is not None or C.TARGET_PAGE_SIZE <= __return__[1] <= ram_total
     post: repaired or value >= 0 or __return__[0] == "cache_above_ram"
     post: not repaired or value >= C.TARGET_PAGE_SIZE or __return__[0] == "cache_below_page"
     post: value < (C.TARGET_PAGE_SIZE if repaired else 0) or (__return__[0] == "cache_above_ram") == (value > ram_total)
+    post: (__return__[0] == "cache_alloc_failed") == (alloc_repaired and C.TARGET_PAGE_SIZE <= value <= ram_total and cache_exists and alloc_fails and pow2floor(value) != current)
+    post: not alloc_repaired or __return__[0] != "cache_below_page" or value < C.TARGET_PAGE_SIZE
     """  # noqa: E501
     if repaired and value < C.TARGET_PAGE_SIZE:
         return "cache_below_page", 0
@@ -242,7 +275,10 @@ def cache_size_decision(value: int, ram_total: int, repaired: bool) -> tuple[str
         return "cache_above_ram", 0
     if value < C.TARGET_PAGE_SIZE:
         return "cache_below_page", 0
-    return None, pow2floor(value)
+    size = pow2floor(value)
+    if cache_exists and size != current and alloc_fails:  # cache_init returned NULL
+        return ("cache_alloc_failed" if alloc_repaired else "cache_below_page"), 0
+    return None, size
 
 
 # -- migrate, capabilities, URIs ----------------------------------------------

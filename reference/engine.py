@@ -265,29 +265,34 @@ class Engine:
     def incoming(self, uri: str, name: str = DESTINATION) -> None:
         """Start a new process ``name`` as with ``-incoming URI`` (vl.c):
         prelaunch -> inmigrate, then qemu_start_incoming_migration; an error
-        there makes QEMU exit(1)."""
+        there makes QEMU exit(1).
+
+        vl.c runs all of this before main_loop(): no monitor has negotiated
+        capabilities yet, and monitor_qapi_event_emit sends an event only to
+        negotiated QMP monitors (monitor.c), so no client ever receives the
+        'setup' event of line 240 sent here (MIG-EVENT-003)."""
         if name in self.world.vms and self.world.vms[name].exited is None:
             raise EngineError(f"VM {text_of(name)} already exists")
         vm = self.world.add_vm(name)
         vm.runstate = RunState.PRELAUNCH
-        quiet = self.world.profile.deviates("QEMU72-INCOMING-LAUNCH-NO-EVENT")
+        mark = len(self.world.log)
         try:
             self.world.runstate_set(vm, RunState.INMIGRATE)
-            if quiet and uri == DEFER:
+            if uri == DEFER and self.world.profile.deviates("QEMU72-INCOMING-DEFER-UNKNOWN"):
                 vm.deferred_incoming = True  # QEMU 7.2's vl.c starts nothing for defer
                 return
-            mark = len(self.world.log)
-            try:
-                qemu_start_incoming_migration(self.world, vm, uri)
-            finally:
-                if quiet:  # sent during start-up, before a QMP client can connect
-                    del self.world.log[mark:]
+            qemu_start_incoming_migration(self.world, vm, uri)
             if self.world.profile.deviates("QEMU72-INCOMING-URI-ONCE"):
                 vm.incoming_once = False  # vl.c went through qmp_migrate_incoming
         except QmpError as err:
             self.world.crash(vm, f"-incoming {uri}: {err.desc}", None)
         except Crash as crash:
             self.world.crash(vm, crash.reason, crash.line)
+        finally:
+            # events of the start-up reach no client (no negotiated monitor yet)
+            self.world.log[mark:] = [
+                (who, obj) for who, obj in self.world.log[mark:]
+                if who != vm.name or "event" not in obj]
 
     def feed(self, name: str, outcome: str, runstate: str | None = None,
              **stream: Any) -> None:

@@ -59,6 +59,9 @@ class Env:
     #: The destination's bdrv_invalidate_cache_all fails after a load (lines
     #: 285-291): its disks cannot be re-opened (an image locked elsewhere).
     invalidate_error: bool = False
+    #: Allocating an XBZRLE cache of a new size during a migration fails
+    #: (``cache_init``'s ``g_try_malloc`` returns NULL, ram.c/page_cache.c).
+    xbzrle_resize_error: bool = False
 
     def update(self, values: dict[str, Any]) -> None:
         """Set knobs from a directive; ValueError names a bad key or value."""
@@ -147,6 +150,9 @@ class Ram:
     period_pages: int = 0
     last_touch_us: int = 0
     active: bool = False
+    #: ``XBZRLE.cache`` exists: ram_save_setup made it (the xbzrle capability
+    #: on) and neither ram_save_complete nor qemu_savevm_state_cancel freed it.
+    xbzrle_cache: bool = False
 
     def touch(self, now_us: int, running: bool, dirty_rate: int) -> None:
         """Let the guest dirty memory up to ``now_us`` if it is running."""

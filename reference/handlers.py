@@ -14,6 +14,7 @@ from migspec.reference import decisions as D
 from migspec.reference.mainloop import _pair, listener_for, migrate_fd_connect, migrate_fd_error
 from migspec.reference.state import MigrationState
 from migspec.reference.vm import VM, ConnectPending
+from migspec.reference.wire import wire_double
 from migspec.reference.world import World
 from migspec.spec import constants as C
 from migspec.spec.capabilities import CAPABILITY_ORDER, Capability
@@ -56,9 +57,11 @@ class QmpError(Exception):
 Handler = Callable[[World, VM, dict[str, Any]], Any]
 
 
-def qfloat(value: float) -> float:
-    """A double as QEMU 2.4's JSON writer prints it (``%f``, zeros stripped)."""
-    return float(f"{value:f}")
+def qfloat(world: World, value: float) -> Any:
+    """A double in a reply, as the profile's JSON writer prints it and a
+    client reads it back (MIG-QMP-007): QEMU 2.4's ``%f`` with zeros stripped,
+    ``%.17g`` where DEF-QMP-DOUBLE-FORMAT is repaired."""
+    return wire_double(value, world.profile.repairs("DEF-QMP-DOUBLE-FORMAT"))
 
 
 # -- capabilities and parameters ------------------------------------------------
@@ -105,7 +108,8 @@ def qmp_migrate_set_parameters(world: World, vm: VM, args: dict[str, Any]) -> No
     if "max-bandwidth" in args:  # as migrate_set_speed (MIG-SPEED-002)
         s.bandwidth_limit = args["max-bandwidth"]
         if s.file is not None:
-            world.files[s.file].xfer_limit = D.xfer_limit(s.bandwidth_limit)
+            world.files[s.file].xfer_limit = D.xfer_limit(
+                s.bandwidth_limit, world.profile.repairs("DEF-SPEED-BELOW-RATIO-UNLIMITED"))
     if "downtime-limit" in args:
         vm.max_downtime = args["downtime-limit"] * 1_000_000
     if "xbzrle-cache-size" in args:
@@ -134,9 +138,11 @@ def qmp_query_migrate_parameters(world: World, vm: VM, args: dict[str, Any]) -> 
 
 
 def qmp_migrate_set_cache_size(world: World, vm: VM, args: dict[str, Any]) -> None:
-    """Lines 769-796 (MIG-CACHE-001..004)."""
+    """Lines 769-796 (MIG-CACHE-001..004, MIG-CACHE-006)."""
     err, size = D.cache_size_decision(
-        args["value"], vm.ram.total, world.profile.repairs("DEF-CACHE-NEGATIVE")
+        args["value"], vm.ram.total, world.profile.repairs("DEF-CACHE-NEGATIVE"),
+        vm.ram.xbzrle_cache, vm.s.xbzrle_cache_size, world.env.xbzrle_resize_error,
+        world.profile.repairs("DEF-CACHE-ALLOC-MISREPORTED"),
     )
     if err is not None:
         raise QmpError(err)
@@ -153,7 +159,8 @@ def qmp_migrate_set_speed(world: World, vm: VM, args: dict[str, Any]) -> None:
     s = vm.s
     s.bandwidth_limit = D.clamp_speed(args["value"])
     if s.file is not None:
-        world.files[s.file].xfer_limit = D.xfer_limit(s.bandwidth_limit)
+        world.files[s.file].xfer_limit = D.xfer_limit(
+            s.bandwidth_limit, world.profile.repairs("DEF-SPEED-BELOW-RATIO-UNLIMITED"))
 
 
 def qmp_migrate_set_downtime(world: World, vm: VM, args: dict[str, Any]) -> None:
@@ -175,12 +182,12 @@ def _ram_stats(world: World, vm: VM, active: bool) -> dict[str, Any]:
         "normal": ram.normal_pages,
         "normal-bytes": ram.normal_pages * C.TARGET_PAGE_SIZE,
         "dirty-pages-rate": s.dirty_pages_rate if active else 0,
-        "mbps": qfloat(s.mbps),
+        "mbps": qfloat(world, s.mbps),
         "dirty-sync-count": s.dirty_sync_count,
     }
 
 
-def _xbzrle(vm: VM, info: dict[str, Any]) -> None:
+def _xbzrle(world: World, vm: VM, info: dict[str, Any]) -> None:
     """``get_xbzrle_cache_stats`` (lines 372-384, MIG-QUERY-005)."""
     if vm.s.enabled_capabilities[Capability.XBZRLE]:
         info["xbzrle-cache"] = {
@@ -188,7 +195,7 @@ def _xbzrle(vm: VM, info: dict[str, Any]) -> None:
             "bytes": 0,
             "pages": 0,
             "cache-miss": 0,
-            "cache-miss-rate": qfloat(0.0),
+            "cache-miss-rate": qfloat(world, 0.0),
             "overflow": 0,
         }
 
@@ -206,14 +213,14 @@ def qmp_query_migrate(world: World, vm: VM, args: dict[str, Any]) -> Any:
     if state in (S.ACTIVE, S.CANCELLING):
         # MIG-QUERY-003
         info["ram"] = _ram_stats(world, vm, True)
-        _xbzrle(vm, info)
+        _xbzrle(world, vm, info)
         info["total-time"] = world.ms - s.total_time
         info["expected-downtime"] = s.expected_downtime
         info["setup-time"] = s.setup_time
     elif state == S.COMPLETED:
         # MIG-QUERY-004
         info["ram"] = _ram_stats(world, vm, False)
-        _xbzrle(vm, info)
+        _xbzrle(world, vm, info)
         info["total-time"] = s.total_time
         info["downtime"] = s.downtime
         info["setup-time"] = s.setup_time
@@ -320,6 +327,9 @@ def _connect_outcome(world: World, vm: VM, scheme: str, uri: str) -> tuple[str, 
         name = uri[len(scheme):]
         if name not in vm.fds:
             return "refused", f"File descriptor named '{name}' has not been found"
+        # monitor_get_fd hands the descriptor over and forgets its name
+        # (monitor.c), so a second fd:NAME is not found (MIG-MIGRATE-010).
+        vm.fds.remove(name)
     if env.connect != "auto":
         return _socket_async(world, scheme, env.connect), env.connect_error
     if scheme == "rdma:" and world.profile.deviates("QEMU72-RDMA-NO-DEVICE"):

@@ -26,7 +26,8 @@ def migrate_fd_connect(world: World, vm: VM, fid: int) -> None:
     bh = vm.new_id()
     vm.bhs[bh] = False
     s.cleanup_bh = bh
-    world.files[fid].xfer_limit = D.xfer_limit(s.bandwidth_limit)
+    world.files[fid].xfer_limit = D.xfer_limit(
+        s.bandwidth_limit, world.profile.repairs("DEF-SPEED-BELOW-RATIO-UNLIMITED"))
     world.notify(vm)
     tid = vm.new_id()
     vm.threads[tid] = MigrationThread(tid=tid)
@@ -127,6 +128,7 @@ def cleanup_finish(world: World, vm: VM) -> None:
         raise Crash("Assertion `s->state != MIGRATION_STATUS_ACTIVE' failed", 554)
     if cancel_savevm:
         vm.ram.active = False  # qemu_savevm_state_cancel
+        vm.ram.xbzrle_cache = False  # ram_migration_cancel -> migration_end
     if to_cancelled:
         world.set_state(vm, S.CANCELLING, "cleanup_cancelled")
     world.notify(vm)

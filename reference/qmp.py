@@ -13,7 +13,7 @@ from typing import Any
 from migspec.reference.handlers import HANDLERS, QmpError, Unsupported
 from migspec.reference.profiles import SEED, Profile
 from migspec.reference.vm import VM
-from migspec.reference.wire import WideInt, has_nan, qobject_number
+from migspec.reference.wire import WideInt, echoed, has_nan, qobject_number
 from migspec.reference.world import World
 from migspec.spec import constants as C
 from migspec.spec.capabilities import Capability
@@ -286,8 +286,15 @@ def dispatch(world: World, vm: VM, cmd: Any) -> Reply:
     except QmpError as err:
         reply = {"error": {"class": err.error_class, "desc": err.desc}}
     if "id" in cmd:
-        reply["id"] = cmd["id"]
+        reply["id"] = echo_id(cmd["id"], world.profile)
     return reply
+
+
+def echo_id(ident: Any, profile: Profile) -> Any:
+    """A command's ``id`` as the profile's monitor echoes it (MIG-QMP-007):
+    its doubles printed by the profile's JSON writer."""
+    return echoed(ident, profile.repairs("DEF-QMP-DOUBLE-FORMAT"),
+                  profile.deviates("QEMU72-QMP-UINT64-LITERAL"))
 
 
 def run_queued(world: World, vm: VM) -> None:

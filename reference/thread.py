@@ -27,6 +27,7 @@ from migspec.reference.stream import honest
 from migspec.reference.vm import VM, MigrationThread
 from migspec.reference.world import Crash, World
 from migspec.spec import constants as C
+from migspec.spec.capabilities import Capability
 from migspec.spec.runstates import RunState
 from migspec.spec.states import MigrationStatus as S
 
@@ -83,6 +84,8 @@ def step(world: World, vm: VM, t: MigrationThread) -> None:
         world.write(f, HEADER_BYTES)
         world.touch_ram(vm)
         vm.ram.begin(now_ms)
+        # ram_save_setup makes XBZRLE.cache when the capability is on (ram.c)
+        vm.ram.xbzrle_cache = s.enabled_capabilities[Capability.XBZRLE]
         s.dirty_sync_count = vm.ram.sync_count
         t.wake_us = world.clock_us + world.env.setup_ms * 1000
         t.pc = "setup_cas"
@@ -108,6 +111,8 @@ def step(world: World, vm: VM, t: MigrationThread) -> None:
             _cas(world, vm, t, S.ACTIVE, "completion_failed", "final")
         elif not f.error:
             # MIG-THREAD-006
+            if world.profile.repairs("DEF-COMPLETED-TIMES-EARLY"):
+                _end_times(world, vm, t)  # lines 1005-1008 before the CAS, not after
             _cas(world, vm, t, S.ACTIVE, "complete", "final")
         else:
             t.pc = "errcheck"
@@ -216,6 +221,7 @@ def _complete_save(world: World, vm: VM, t: MigrationThread) -> None:
             if mode == "file-after-delivery":
                 f.error = -5
         t.complete_ran = True
+        vm.ram.xbzrle_cache = False  # ram_save_complete -> migration_end frees it
     vm.bql_until_us = world.clock_us + duration
     t.wake_us = vm.bql_until_us
     t.pc = "after_complete"
@@ -249,16 +255,25 @@ def _errcheck(world: World, vm: VM, t: MigrationThread) -> None:
     t.pc = "loop_check"
 
 
+def _end_times(world: World, vm: VM, t: MigrationThread) -> None:
+    """Lines 1005-1008: ``total_time`` (until now the start timestamp) and
+    ``downtime`` become durations. In the seed this runs in the last region,
+    after 'completed' is visible (DEF-COMPLETED-TIMES-EARLY)."""
+    s = vm.s
+    end_time = world.ms
+    s.total_time = end_time - s.total_time
+    s.downtime = end_time - t.start_time
+
+
 def _final(world: World, vm: VM, t: MigrationThread) -> None:
     """Lines 1003-1023, under the big lock."""
     s = vm.s
     t.done = True
     if s.state == S.COMPLETED:
         # MIG-THREAD-009
-        end_time = world.ms
+        if not world.profile.repairs("DEF-COMPLETED-TIMES-EARLY"):
+            _end_times(world, vm, t)
         transferred = world.file(vm, 1006).pos
-        s.total_time = end_time - s.total_time
-        s.downtime = end_time - t.start_time
         s.mbps = D.final_mbps(transferred, s.total_time, s.mbps)
         world.runstate_set(vm, RunState.POSTMIGRATE)
     elif t.old_vm_running and not (

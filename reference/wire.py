@@ -110,6 +110,81 @@ class WideInt(float):
         return new
 
 
+# -- doubles on the wire (MIG-QMP-007) ----------------------------------------
+def double_text(value: float, round_trip: bool = False) -> str:
+    """A finite double as QEMU's JSON writer prints it.
+
+    QEMU 2.4's ``to_json`` (``qobject/qjson.c``, ``QTYPE_QFLOAT``) prints
+    ``%f``, drops trailing zeros and then a trailing dot: 0.0 is ``0``, 8.0
+    ``8``, 80.664615 ``80.664615`` and 1e-7 ``0`` (DEF-QMP-DOUBLE-FORMAT).
+    With ``round_trip`` it is ``%.17g``, as QEMU 7.2's ``json_writer_double``
+    (``qobject/json-writer.c:240``) prints it, which reads back as the same
+    double. Python's ``f`` and ``.17g`` format a float exactly as C's printf."""
+    if round_trip:
+        return f"{value:.17g}"
+    text = f"{value:f}".rstrip("0")  # '%f' always has a '.': the strip stops there
+    return text[:-1] if text.endswith(".") else text
+
+
+class QDouble(float):
+    """A double on the wire whose text ``json.dumps`` would not reproduce
+    (``0.10000000000000001``, ``-0``, ``0.000012``): its value, as a client
+    reads it back, and the text QEMU printed (:func:`dumps` writes the text)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> QDouble:
+        new = super().__new__(cls, float(text))
+        new.text = text
+        return new
+
+
+def wire_double(value: float, round_trip: bool = False) -> Any:
+    """What a client reads for a double the monitor prints: the value of its
+    text (an int when the text has neither dot nor exponent, as JSON says),
+    a :class:`QDouble` when ``json.dumps`` would print that value otherwise."""
+    text = double_text(value, round_trip)
+    parsed = json.loads(text)
+    return parsed if json.dumps(parsed) == text else QDouble(text)
+
+
+def echoed(value: Any, round_trip: bool = False, uint64: bool = False) -> Any:
+    """A client's ``id`` as the monitor echoes it: parsed to QObjects and
+    written back (MIG-QMP-007). An integer beyond int64 was a double for QEMU
+    2.4's parser (:func:`qobject_number`; ``uint64``: QEMU 7.2 keeps one up to
+    2^64-1, QEMU72-QMP-UINT64-LITERAL); every double is printed by
+    :func:`wire_double`."""
+
+    def leaf(item: Any) -> Any:
+        if uint64 and isinstance(item, WideInt):
+            return item.exact
+        if uint64 and type(item) is int and C.INT64_MAX < item <= C.UINT64_MAX:
+            return item
+        item = qobject_number(item)
+        if type(item) is float or isinstance(item, WideInt):
+            return wire_double(item, round_trip)
+        return item
+
+    if not any(type(v) is float or isinstance(v, WideInt)
+               or (type(v) is int and not C.INT64_MIN <= v <= C.INT64_MAX)
+               for v in _walk(value)):
+        return value
+    holder: list[Any] = [value]
+    todo: list[tuple[Any, Any]] = [(holder, 0)]
+    while todo:  # a copy with every leaf mapped, without recursion
+        parent, key = todo.pop()
+        item = parent[key]
+        if isinstance(item, dict):
+            parent[key] = members = dict(item)
+            todo.extend((members, k) for k in members)
+        elif isinstance(item, list):
+            parent[key] = items = list(item)
+            todo.extend((items, i) for i in range(len(items)))
+        else:
+            parent[key] = leaf(item)
+    return holder[0]
+
+
 def _number(integer: str, fraction: str | None, exponent: str | None) -> int | float:
     # More than 19 digits is beyond int64 (no leading zeros); not converting
     # them to int also keeps clear of Python's 4,300-digit int() limit.
@@ -306,8 +381,11 @@ def has_nan(value: Any) -> bool:
 
 
 def dumps(value: Any) -> str:
-    """One output line: JSON text as ``json.dumps`` writes it, never ``NaN``
-    or ``Infinity`` (ValueError instead), at any nesting depth."""
+    """One output line: JSON text as ``json.dumps`` writes it, a
+    :class:`QDouble` as its text, never ``NaN`` or ``Infinity`` (ValueError
+    instead), at any nesting depth."""
+    if any(isinstance(v, QDouble) for v in _walk(value)):
+        return _dumps_deep(value)
     try:
         return json.dumps(value, allow_nan=False)
     except RecursionError:
@@ -330,6 +408,8 @@ def _dumps_deep(value: Any) -> str:
         elif isinstance(item, list | tuple):
             out.append("[")
             stack.append((_separated(("", v) for v in item), "]"))
+        elif isinstance(item, QDouble):
+            out.append(item.text)
         else:
             out.append(json.dumps(item, allow_nan=False))
 

@@ -412,6 +412,102 @@ DEFECTS += (
             _d("qmp", vm="destination", command=_qmp("query-status")),
         ),
     ),
+    DefectDecl(
+        "DEF-QMP-DOUBLE-FORMAT",
+        "Doubles on the wire keep six decimals: an id 1e-7 is echoed as 0",
+        "420,1010-1012",
+        "QEMU 2.4's JSON writer (qobject/qjson.c, to_json for QFloat) prints a double with "
+        "'%f' and strips the trailing zeros and the dot. Every digit past the sixth decimal "
+        "is lost: a command sent with the id 1e-7 gets its reply with the id 0, and the ids "
+        "0.1234567 and 0.1234568 both come back as 0.123457, so a client cannot match the "
+        "reply to its command; query-migrate's mbps (lines 420, 1010-1012) of a slow "
+        "migration reads 0. (Found by reading the seed against QEMU 2.4's qjson.c.)",
+        "Print every double so that it reads back as the same double: '%.17g', as QEMU 7.2's "
+        "json_writer_double does (qobject/json-writer.c:240).",
+        "MIG-QMP-007",
+        (
+            {"execute": "query-status", "id": 1e-7},
+            {"execute": "query-status", "id": 0.1234567},
+            {"execute": "query-status", "id": 0.1234568},
+        ),
+    ),
+)
+
+DEFECTS += (
+    DefectDecl(
+        "DEF-SPEED-BELOW-RATIO-UNLIMITED",
+        "migrate_set_speed below 10 B/s removes the rate limit",
+        "807-818,1032-1033",
+        "The per-window limit is bandwidth_limit / XFER_LIMIT_RATIO (10) in C integer "
+        "division (817, 1033), and qemu_file_rate_limit treats a limit of 0 as no limit. "
+        "A speed of 1 to 9 bytes per second (and a negative one, clamped to 0 at 807-809) "
+        "makes the limit 0: asking for 5 B/s sends a 16 MiB guest in 16 ms, the whole "
+        "channel's bandwidth. (Found by reading the seed; QEMU 7.2 keeps it for "
+        "max-bandwidth.)",
+        "A positive speed below XFER_LIMIT_RATIO gives the smallest limit, 1 byte per "
+        "window (so one page goes per 100 ms window); 0 keeps meaning no limit.",
+        "MIG-SPEED-002",
+        (
+            {"migspec": "env", "ram_bytes": 16777216},
+            _qmp("migrate_set_speed", value=5),
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            _d("advance", ms=1000),
+            _qmp("query-migrate"),
+        ),
+    ),
+)
+
+DEFECTS += (
+    DefectDecl(
+        "DEF-COMPLETED-TIMES-EARLY",
+        "query-migrate right after 'completed' reports the start timestamp as total-time",
+        "433-442,963-965,1003-1008",
+        "The thread moves ACTIVE to COMPLETED (963-965) outside the big lock and only in its "
+        "last region (1003-1008) turns s->total_time, until then the start timestamp "
+        "(migrate_init, 657), into a duration and sets s->downtime. A query-migrate in "
+        "between reads 'completed' with total-time the migration's start timestamp (5000 for "
+        "a migration started at 5 s; in QEMU, milliseconds since 1970) and downtime 0; a "
+        "later query reads 104 and the real downtime. (Found by reading the seed.)",
+        "Compute end_time, total_time and downtime (1005-1008) before the CAS to COMPLETED, "
+        "so that the final values are there when 'completed' is.",
+        "MIG-QUERY-004",
+        (
+            {"migspec": "env", "ram_bytes": 1048576, "bandwidth": 10000000},
+            _d("advance", ms=5000),
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            _d("step", until="final"),
+            _qmp("query-migrate"),
+            _d("settle"),
+            _qmp("query-migrate"),
+        ),
+    ),
+)
+
+DEFECTS += (
+    DefectDecl(
+        "DEF-CACHE-ALLOC-MISREPORTED",
+        "A failed XBZRLE cache allocation is reported as a size smaller than a page",
+        "788-793",
+        "qmp_migrate_set_cache_size reports every negative return of xbzrle_cache_resize "
+        "as \"is smaller than page size\" (789-792). During a migration with the xbzrle "
+        "capability the resize allocates a new cache (ram.c, cache_init with g_try_malloc), "
+        "and when that allocation fails it returns -1 too: asking for 8 MiB on a 16 MiB "
+        "guest is answered \"Parameter 'cache size' expects is smaller than page size\". "
+        "(Found by reading the seed with ram.c.)",
+        "Report the allocation failure as such: \"Failed to allocate page cache\", the text "
+        "of QEMU 7.2's cache_init (page_cache.c:76).",
+        "MIG-CACHE-006",
+        (
+            {"migspec": "env", "ram_bytes": 16777216, "bandwidth": 1000000},
+            _qmp("migrate-set-capabilities",
+                 capabilities=[{"capability": "xbzrle", "state": True}]),
+            _qmp("migrate", uri="exec:cat > /dev/null"),
+            _d("advance", ms=100),
+            _d("env", xbzrle_resize_error=True),
+            _qmp("migrate-set-cache-size", value=8388608),
+            _qmp("query-migrate-cache-size"),
+        ),
+    ),
 )
 
 DEFECT_BY_ID: dict[str, DefectDecl] = {d.id: d for d in DEFECTS}

@@ -77,6 +77,9 @@ ERRORS: tuple[ErrorDecl, ...] = (
               "MIG-VM-003"),
     ErrorDecl("not_finalized", GENERIC, "Migration is not finalized yet",
               "qmp.c (later QEMU; the repair of DEF-CONT-DURING-COMPLETION)", "MIG-VM-003"),
+    ErrorDecl("cache_alloc_failed", GENERIC, "Failed to allocate page cache",
+              "page_cache.c (QEMU 7.2 page_cache.c:76; the repair of DEF-CACHE-ALLOC-MISREPORTED)",
+              "MIG-CACHE-006"),
     # Errors of the QMP layer (monitor.c and the QAPI input visitor of QEMU 2.4).
     ErrorDecl("command_not_found", COMMAND_NOT_FOUND, QERR_COMMAND_NOT_FOUND, "monitor.c",
               "MIG-QMP-001"),

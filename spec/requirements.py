@@ -46,7 +46,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        "a failed compare-and-swap sends none."),
     _r("MIG-EVENT-003", "qemu_start_incoming_migration", "240",
        "Starting an incoming migration always sends a MIGRATION 'setup' event, whatever the "
-       "'events' capability and even if the URI is then rejected."),
+       "'events' capability and even if the URI is then rejected; like every event it reaches "
+       "only monitors that negotiated capabilities, so no client sees the one sent at start-up "
+       "by -incoming (before the main loop runs), only that of migrate-incoming."),
     _r("MIG-SETSTATE-001", "migrate_set_state", "528-534",
        "A state change is a compare-and-swap from an expected state: it happens only if the "
        "state still is the expected one."),
@@ -108,6 +110,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        "is smaller than page size\"."),
     _r("MIG-CACHE-005", "qmp_query_migrate_cache_size", "798-801",
        "query-migrate-cache-size returns the stored cache size."),
+    _r("MIG-CACHE-006", "qmp_migrate_set_cache_size", "788-793",
+       "While a migration holds an XBZRLE cache, a new size allocates a new cache; if that "
+       "fails, xbzrle_cache_resize returns -1, the size is not stored and the error reads "
+       "\"Parameter 'cache size' expects is smaller than page size\" like a size below a page."),
     # speed and downtime
     _r("MIG-SPEED-001", "qmp_migrate_set_speed", "807-815",
        "migrate_set_speed stores a negative value as 0 and any other value as given; it is "
@@ -149,6 +155,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     _r("MIG-MIGRATE-009", "qmp_migrate", "757-761",
        "A transport error at start fails the migration through migrate_fd_error and returns "
        "the transport's error."),
+    _r("MIG-MIGRATE-010", "fd_start_outgoing_migration", "747-748",
+       "An fd:NAME URI takes the descriptor the monitor holds under NAME (monitor_get_fd "
+       "hands it over and forgets the name), so a later fd:NAME fails with \"File "
+       "descriptor named 'NAME' has not been found\" until a new getfd."),
     # connect, error, cancel, cleanup
     _r("MIG-CONNECT-001", "migrate_fd_connect", "1026-1041",
        "Once connected, expected-downtime is max downtime in ms, a cleanup bottom half "
@@ -285,6 +295,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        "integer beyond int64 becomes a double and one beyond the double range infinity; "
        "nesting deeper than 1024 objects or arrays is refused; of duplicate keys in one "
        "object the last wins."),
+    _r("MIG-QMP-007", "to_json", "420,1010-1012",
+       "The monitor prints a double (query-migrate's mbps and cache-miss-rate, a double in a "
+       "command's id) as QEMU 2.4's to_json does: '%f', then trailing zeros and a trailing dot "
+       "dropped (0, 8, 80.664615; 1e-7 prints as 0)."),
     _r("MIG-VM-001", "qmp_query_status", "-", "query-status reports the run state."),
     _r("MIG-VM-002", "qmp_stop", "-",
        "stop pauses a running guest (STOP event); on a waiting destination it clears "
@@ -338,6 +352,9 @@ PROPERTIES: tuple[Requirement, ...] = (
        "state it ends in."),
     _r("MIG-SAFETY-009", "qmp_migrate_incoming", "673-694",
        "A destination starts at most one incoming migration: one listener or connection."),
+    _r("MIG-SAFETY-010", "qmp_migrate_set_speed", "807-818,1032-1033",
+       "While a migration is active and has not begun completion, its channel's rate-limit "
+       "windows have a limit unless the speed asked for is 0."),
     _r("MIG-LIVE-001", "(all)", "536-573,911-1024",
        "From every reachable state a quiescent state is reachable in which every started "
        "migration is in a terminal state and cleaned up (thread joined, file closed)."),

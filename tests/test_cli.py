@@ -50,15 +50,22 @@ def test_run_prints_json_lines(tmp_path: Path) -> None:
 
 def test_run_destination_lines_carry_vm(tmp_path: Path) -> None:
     """MIG-EVENT-003: lines of the destination carry "vm": "destination"; the
-    -incoming start sends 'setup' without the capability (line 240)."""
-    script = write(tmp_path, [json.dumps({"migspec": "incoming", "uri": "defer"})])
+    -incoming start's 'setup' reaches no client (no monitor has negotiated
+    yet); migrate-incoming's does, without the capability (line 240)."""
+    script = write(tmp_path, [
+        json.dumps({"migspec": "incoming", "uri": "defer"}),
+        json.dumps({"migspec": "qmp", "vm": "destination",
+                    "command": {"execute": "migrate-incoming",
+                                "arguments": {"uri": "tcp:0:4444"}}}),
+    ])
     done = migspec("run", str(script))
     assert done.returncode == 0, done.stderr
     out = [json.loads(line) for line in done.stdout.splitlines()]
-    assert len(out) == 1
+    assert len(out) == 2
     assert out[0]["event"] == "MIGRATION"
     assert out[0]["data"] == {"status": "setup"}
     assert out[0]["vm"] == "destination"
+    assert out[1] == {"return": {}, "vm": "destination"}
 
 
 def test_run_fixed_profile(tmp_path: Path) -> None:

@@ -134,6 +134,21 @@ def test_xfer_limit(limit: int, expected: int) -> None:
     assert D.xfer_limit(limit) == expected
 
 
+@pytest.mark.parametrize(
+    ("limit", "seed", "repaired"),
+    [(0, True, True), (1, True, False), (5, True, False), (9, True, False),
+     (10, False, False), (INT64_MAX, False, False)],
+)
+def test_window_unlimited(limit: int, seed: bool, repaired: bool) -> None:
+    """MIG-SPEED-002, MIG-SAFETY-010, DEF-SPEED-BELOW-RATIO-UNLIMITED: a window
+    limit of 0 is no limit (qemu_file_rate_limit); in the seed every speed
+    below 10 B/s is unlimited, repaired only 0 is; the repair's limit for 1-9
+    B/s is 1 byte per window."""
+    assert D.window_unlimited(limit) is seed
+    assert D.window_unlimited(limit, True) is repaired
+    assert [D.xfer_limit(v, True) for v in (0, 1, 9, 10, 19)] == [0, 1, 1, 1, 1]
+
+
 # -- uint64 conversion core ------------------------------------------------------
 @pytest.mark.parametrize(
     ("truncated", "expected"),

@@ -17,6 +17,7 @@ from support import (
     replies,
 )
 
+from migspec.reference import wire
 from migspec.reference.engine import Engine
 from migspec.reference.profiles import SEED
 from migspec.reference.script import parse, replay, run_script
@@ -54,7 +55,8 @@ def test_incoming_once_no_return() -> None:
     migrate-incoming is told "The incoming migration has already been started" in
     both profiles (683); in the seed it goes on (no return) into
     qemu_start_incoming_migration: another 'setup' event (240) and a second
-    listener. Fixed: no third 'setup' event, one listener."""
+    listener. Fixed: no second 'setup' event, one listener. (The start-up's
+    'setup' of -incoming defer reaches no client, MIG-EVENT-003.)"""
     (seng, seed), (feng, fixed) = both("DEF-INCOMING-ONCE-NO-RETURN")
     already = {"error": {"class": "GenericError",
                          "desc": "The incoming migration has already been started"}}
@@ -63,8 +65,8 @@ def test_incoming_once_no_return() -> None:
         assert r[0] == {"return": {}}
         assert r[1] == already
         assert r[2] == {"return": {}}
-    assert migration_events(seed, DEST) == ["setup", "setup", "setup"]
-    assert migration_events(fixed, DEST) == ["setup", "setup"]
+    assert migration_events(seed, DEST) == ["setup", "setup"]
+    assert migration_events(fixed, DEST) == ["setup"]
     assert seng.vm(DEST).incoming.listening == ["tcp:0:4444", "unix:/tmp/m"]
     assert feng.vm(DEST).incoming.listening == ["tcp:0:4444"]
 
@@ -327,6 +329,60 @@ def test_incoming_load_running() -> None:
     assert engine.vm("source").s.state.value == "failed"  # its stream was refused
 
 
+def test_qmp_double_format() -> None:
+    """DEF-QMP-DOUBLE-FORMAT, MIG-QMP-007: QEMU 2.4's to_json prints '%f' and
+    strips zeros and the dot, so the ids 1e-7, 0.1234567 and 0.1234568 come back
+    as 0, 0.123457 and 0.123457 (two commands, one id). Fixed: '%.17g', each id
+    reads back as the double sent (the text QEMU 7.2 printed for 1e-7)."""
+    (_, seed), (_, fixed) = both("DEF-QMP-DOUBLE-FORMAT")
+    assert [o["id"] for o in seed] == [0, 0.123457, 0.123457]
+    assert [o["id"] for o in fixed] == [1e-7, 0.1234567, 0.1234568]
+    assert [wire.dumps(o["id"]) for o in seed] == ["0", "0.123457", "0.123457"]
+    assert wire.dumps(fixed[0]["id"]) == "9.9999999999999995e-08"
+
+
+def test_speed_below_ratio_unlimited() -> None:
+    """DEF-SPEED-BELOW-RATIO-UNLIMITED, MIG-SPEED-002: 5 B/s makes the window
+    limit 5 / 10 = 0, no limit (817, 1033): the 16 MiB guest goes at the
+    channel's 1 GB/s and completes in 16 ms. Fixed: 1 byte per window, so at
+    most one page goes per 100 ms window (qemu_file_rate_limit is checked
+    before each page; the stream's header already fills the first window):
+    after a second the migration is still active with 9 to 11 pages sent."""
+    (_, seed), (_, fixed) = both("DEF-SPEED-BELOW-RATIO-UNLIMITED")
+    s, f = replies(seed)[-1]["return"], replies(fixed)[-1]["return"]
+    assert s["status"] == "completed"
+    assert s["ram"]["transferred"] == 16 * 1024 * 1024
+    assert s["total-time"] == 16
+    assert f["status"] == "active"
+    assert 9 * 4096 <= f["ram"]["transferred"] <= 11 * 4096
+
+
+def test_completed_times_early() -> None:
+    """DEF-COMPLETED-TIMES-EARLY, MIG-QUERY-004: between the CAS to 'completed'
+    (963-965) and the thread's last region (1003-1008) the seed's query-migrate
+    reports total-time = the start timestamp (5000: the migration started at
+    5 s) and downtime 0, then 104 (1 MiB at 10 MB/s). Fixed: 104 both times."""
+    (_, seed), (_, fixed) = both("DEF-COMPLETED-TIMES-EARLY")
+    s, f = replies(seed), replies(fixed)
+    assert [(r["return"]["status"], r["return"]["total-time"], r["return"]["downtime"])
+            for r in s[1:]] == [("completed", 5000, 0), ("completed", 104, 0)]
+    assert [(r["return"]["status"], r["return"]["total-time"], r["return"]["downtime"])
+            for r in f[1:]] == [("completed", 104, 0), ("completed", 104, 0)]
+
+
+def test_cache_alloc_misreported() -> None:
+    """DEF-CACHE-ALLOC-MISREPORTED, MIG-CACHE-006: during an xbzrle migration a
+    new cache size allocates a new cache; when that fails, the seed says the
+    size (8 MiB) "is smaller than page size" (789-792). Fixed: "Failed to
+    allocate page cache". Neither stores the size (64 MiB, the default, stays)."""
+    (_, seed), (_, fixed) = both("DEF-CACHE-ALLOC-MISREPORTED")
+    s, f = replies(seed), replies(fixed)
+    assert s[2] == {"error": {"class": "GenericError",
+                              "desc": "Parameter 'cache size' expects is smaller than page size"}}
+    assert f[2] == {"error": {"class": "GenericError", "desc": "Failed to allocate page cache"}}
+    assert s[3] == f[3] == {"return": 64 * 1024 * 1024}
+
+
 TESTED = {
     "DEF-CANCEL-CONNECT-STUCK": test_cancel_connect_stuck,
     "DEF-INCOMING-ONCE-NO-RETURN": test_incoming_once_no_return,
@@ -345,6 +401,12 @@ TESTED = {
     "DEF-GLOBAL-STATE-UNTERMINATED": test_global_state_unterminated,
     "DEF-INCOMING-INVALIDATE-EXIT": test_incoming_invalidate_exit,
     "DEF-INCOMING-LOAD-RUNNING": test_incoming_load_running,
+
+
+    "DEF-QMP-DOUBLE-FORMAT": test_qmp_double_format,
+    "DEF-SPEED-BELOW-RATIO-UNLIMITED": test_speed_below_ratio_unlimited,
+    "DEF-COMPLETED-TIMES-EARLY": test_completed_times_early,
+    "DEF-CACHE-ALLOC-MISREPORTED": test_cache_alloc_misreported,
 }
 
 

@@ -20,7 +20,6 @@ TCP_DEST = "tcp:127.0.0.1:4444"
 
 README_SESSION_OUTPUT = """
 {"return": {}}
-{"event": "MIGRATION", "data": {"status": "setup"}, "timestamp": {"seconds": 0, "microseconds": 0}, "vm": "destination"}
 {"event": "MIGRATION", "data": {"status": "setup"}, "timestamp": {"seconds": 0, "microseconds": 0}}
 {"return": {}}
 {"event": "MIGRATION", "data": {"status": "active"}, "timestamp": {"seconds": 0, "microseconds": 0}}

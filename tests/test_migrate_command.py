@@ -190,6 +190,22 @@ def test_fd_scheme_with_known_fd() -> None:
     assert status(eng) == "completed"
 
 
+def test_fd_name_is_consumed_by_migrate() -> None:
+    """MIG-MIGRATE-010: monitor_get_fd hands the descriptor over and forgets
+    its name, so a second migrate fd:migfd is not found (what the real QEMU
+    7.2 answered: tests/test_reading_real.py); a second name given to the
+    monitor is still there."""
+    eng = new_engine()
+    eng.configure_vm("source", {"fds": ["migfd", "other"]})
+    assert ret(eng, "migrate", {"uri": "fd:migfd"}) == {}
+    assert eng.settle()
+    assert status(eng) == "completed"
+    assert eng.vm().fds == ["other"]
+    assert err(eng, "migrate", {"uri": "fd:migfd"}) == (
+        GENERIC, "File descriptor named 'migfd' has not been found")
+    assert ret(eng, "migrate", {"uri": "fd:other"}) == {}
+
+
 def test_fd_scheme_with_unknown_fd() -> None:
     """MIG-MIGRATE-009, MIG-FDERROR-001: fd_start_outgoing_migration fails (monitor_get_fd:
     "File descriptor named 'x' has not been found"); the error is propagated and

@@ -28,7 +28,7 @@ from migspec.spec import constants as C
 #: Functions whose contracts the issue asks for, by topic.
 REQUIRED = {
     "parameter ranges": ("parameter_in_range", "first_invalid_parameter"),
-    "speed clamping": ("clamp_speed", "xfer_limit"),
+    "speed clamping": ("clamp_speed", "xfer_limit", "window_unlimited"),
     "downtime clamping": ("clamp_downtime_ns", "uint64_cast_x86"),
     "cache-size rules": ("cache_size_decision", "pow2floor"),
     "incoming run state": ("incoming_arrival", "incoming_runstate", "global_state_needed",

@@ -130,9 +130,12 @@ def test_no_migration_events_without_capability(name: str) -> None:
 
 def test_only_incoming_setup_without_capability() -> None:
     """MIG-SAFETY-004, MIG-EVENT-003: a destination without the capability sends only
-    the 'setup' of line 240 through a whole paired migration."""
+    the 'setup' of line 240 through a whole paired migration: that of
+    migrate-incoming (the start-up's reaches no client: none has negotiated)."""
     eng = new_engine()
-    eng.incoming("tcp:0:4444")
+    eng.incoming("defer")
+    assert eng.execute({"execute": "migrate-incoming", "arguments": {"uri": "tcp:0:4444"}},
+                       DEST) == {"return": {}}
     assert ret(eng, "migrate", {"uri": TCP_URI}) == {}
     assert eng.settle()
     out = eng.output()

@@ -301,10 +301,10 @@ def test_pair_migration_with_qmpclient_matches_migspec_run(folder: str) -> None:
         src, dst = asyncio.run(go(srv.path("source"), srv.path("destination")))
     expected = _run_script(README_SCRIPT)
     exp_src = [_strip(o) for o in expected if "vm" not in o]
-    exp_dst = [_strip(o) for o in expected if o.get("vm") == "destination"][1:]
-    assert expected[0] == {"event": "MIGRATION", "data": {"status": "setup"},
-                           "timestamp": {"seconds": 0, "microseconds": 0},
-                           "vm": "destination"}
+    exp_dst = [_strip(o) for o in expected if o.get("vm") == "destination"]
+    # MIG-EVENT-003: the destination's start-up 'setup' reaches no client, in
+    # migspec run as on the socket (compared whole, nothing dropped)
+    assert expected[0] == {"return": {}}
     assert sorted(map(json.dumps, src)) == sorted(map(json.dumps, exp_src))
     assert [o for o in src if "event" in o] == [o for o in exp_src if "event" in o]
     assert [o for o in src if "return" in o] == [o for o in exp_src if "return" in o]

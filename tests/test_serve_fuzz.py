@@ -56,6 +56,14 @@ NOT_OBJECT = _generic("Expected 'object' in QMP input")
 RUNNING = {"running": True, "singlestep": False, "status": "running"}
 
 
+def _printed_24(value: Any) -> Any:
+    """What a client reads for a scalar QEMU 2.4 echoes (MIG-QMP-007): a double
+    printed with C's '%f', trailing zeros and dot dropped."""
+    if type(value) is not float:
+        return value
+    return json.loads(("%f" % value).rstrip("0").rstrip("."))  # noqa: UP031 (C's %f)
+
+
 @st.composite
 def malformed(draw: st.DrawFn) -> Case:
     """One message with one fault, and the replies QEMU 2.4 gives it."""
@@ -86,7 +94,8 @@ def malformed(draw: st.DrawFn) -> Case:
         ident = draw(SCALARS)
         return _line({"execute": name, "id": ident}), [
             {"error": {"class": "CommandNotFound",
-                       "desc": f"The command {name} has not been found"}, "id": ident}]
+                       "desc": f"The command {name} has not been found"},
+             "id": _printed_24(ident)}]
     if kind == 6:  # an argument of the wrong type
         command, arg, want, ok = draw(st.sampled_from([
             ("migrate_set_speed", "value", "int", (int,)),

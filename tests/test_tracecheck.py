@@ -570,15 +570,17 @@ REAL_72 = json.loads((Path(__file__).parent / "data" / "qemu72_migrate_cancel.js
 
 
 def test_real_qemu_72_traces_are_not_the_seeds() -> None:
-    """The seed sends MIGRATION 'setup' as soon as -incoming listens (line 240,
-    not gated by the events capability); QEMU 7.2 does not: each real trace
-    fails at the destination's start."""
+    """The 'setup' that -incoming sends at start-up reaches no client, in the
+    seed as in QEMU 7.2 (MIG-EVENT-003: no monitor has negotiated yet), so
+    the destination's start is the seed's too; what the seed cannot produce
+    is 7.2's MIGRATION_PASS event (beyond the seed's surface), where the
+    seed wants the 'active' event."""
     assert len(REAL_72) == 10
     for trace in REAL_72:
         verdict = T.check_trace(trace, T.Environment(T.SMALL_SETUP), "seed")
-        assert not verdict.ok and verdict.index == 1
-        assert verdict.expected == [
-            'this start is followed at once by destination: event MIGRATION {"status": "setup"}']
+        assert not verdict.ok and verdict.index is not None and verdict.index > 1
+        assert trace[verdict.index]["event"] == "MIGRATION_PASS"
+        assert 'event MIGRATION {"status": "active"}' in verdict.expected
 
 
 @pytest.mark.skipif("qemu-7.2" not in PROFILES, reason="the qemu-7.2 profile is not here yet")
@@ -618,8 +620,13 @@ def _defect_environment(script: tuple[dict[str, Any], ...]
 #: compare; DEF-UNKNOWN-URI-NO-NOTIFY only in notifier calls no client sees.
 #: DEF-GLOBAL-STATE-UNTERMINATED fails the load in both, the read past the buffer
 #: shows only in the engine's trace.
+#: DEF-COMPLETED-TIMES-EARLY differs in total-time, a number (0 <= downtime <=
+#: total-time holds in both); DEF-SPEED-BELOW-RATIO-UNLIMITED in how long a
+#: migration takes, and a trace keeps no clock; DEF-QMP-DOUBLE-FORMAT in the
+#: id, which validation ignores (tests/test_wire_doubles.py checks the text).
 INVISIBLE = {"DEF-DOWNTIME-OVERFLOW", "DEF-EXPECTED-DOWNTIME-DIV0", "DEF-UNKNOWN-URI-NO-NOTIFY",
-             "DEF-GLOBAL-STATE-UNTERMINATED"}
+             "DEF-GLOBAL-STATE-UNTERMINATED", "DEF-COMPLETED-TIMES-EARLY",
+             "DEF-SPEED-BELOW-RATIO-UNLIMITED", "DEF-QMP-DOUBLE-FORMAT"}
 
 
 @pytest.mark.parametrize("defect", [d.id for d in DEFECTS])

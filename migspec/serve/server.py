@@ -50,7 +50,7 @@ from migspec.reference import thread as mthread
 from migspec.reference import wire
 from migspec.reference.engine import Engine, EngineError, execute_now
 from migspec.reference.handlers import QmpError
-from migspec.reference.qmp import InputObjectError, check, check_input_object
+from migspec.reference.qmp import InputObjectError, check, check_input_object, echo_id
 from migspec.reference.script import DIRECTIVES, ScriptError, directive_line, run_line
 from migspec.reference.world import DESTINATION, SOURCE, Move
 from migspec.serve.control import CONTROL_BY_NAME, ControlDecl
@@ -400,7 +400,7 @@ class Host:
 
         def reply(obj: dict[str, Any]) -> None:
             if "id" in cmd:
-                obj["id"] = cmd["id"]
+                obj["id"] = echo_id(cmd["id"], self.engine.world.profile)
             client.send(obj)
 
         mon = self.monitor

@@ -347,6 +347,10 @@ SCENARIOS: tuple[Scenario, ...] = (
                  on("destination", qmp("migrate-incoming", uri=UNIX_URI)),
                  on("destination", qmp("migrate-incoming", uri="tcp:127.0.0.1:{port}")),
                  on("destination", QUERY))),
+    Scenario("migrate-fd-consumed", ("MIG-MIGRATE-010",),
+             WORLD + ({"migspec": "vm", "fds": ["mig"]}, events(), migrate("fd:mig"), SETTLE,
+                      migrate("fd:mig"), SETTLE, QUERY),
+             notes="monitor_get_fd forgets the name: the second fd:mig is not found"),
     _race("race-migrate-cancel", delay=False, paused=False),
     _race("race-migrate-cancel-jitter", delay=True, paused=False),
     _race("race-cancel-destination-paused", delay=False, paused=True),
@@ -411,6 +415,9 @@ NOT_JUDGED: dict[str, str] = {
     "MIG-LIVE-002": "no unfair cycle among the reachable states: the explorer checks it",
     "MIG-WITNESS-003": "every declared transition fires in some explored run: the "
     "explorer's coverage",
+    "MIG-SAFETY-010": "a positive speed never leaves the channel unlimited: only transfer "
+    "timing shows it, which a trace does not fix; the explorer checks it on the engine's "
+    "state (scenario speed-below-ratio) and tests/test_reading_real.py on the real 7.2",
     "MIG-QMP-006": "the greeting and the refusals before qmp_capabilities happen before "
     "qemu.qmp hands the harness a connection (it negotiates itself); tests/test_serve.py "
     "and tests/test_serve_monitor72.py check them byte by byte against migspec serve and "
