@@ -71,7 +71,7 @@ def test_a_bad_stream_fails_the_load(profile: str, feed: dict[str, Any], reason:
     """MIG-DEST-001, MIG-DEST-002, MIG-INCOMING-006: every bad section and every
     failure point ends the same for a client: 'active', 'failed', exit at 278."""
     out = fed(profile, feed)
-    assert migration_events(out, DEST) == ["setup", "active", "failed"]
+    assert migration_events(out, DEST) == ["active", "failed"]
     assert [(g["reason"], g["line"]) for g in exits(out, DEST)] == [(reason, 278)]
     assert replies(out, DEST) == [{"return": {}}]  # query-status never answered
 
@@ -100,7 +100,7 @@ def test_a_good_stream_arrives(profile: str, feed: dict[str, Any], autostart: bo
     """MIG-DEST-001, MIG-INCOMING-007, MIG-INCOMING-008: a section naming a run state
     'inmigrate' may enter is set (305); 'running' or none obeys autostart (297-303)."""
     out = fed(profile, feed, autostart=autostart)
-    assert migration_events(out, DEST) == ["setup", "active", "completed"]
+    assert migration_events(out, DEST) == ["active", "completed"]
     assert exits(out, DEST) == []
     assert replies(out, DEST)[-1] == status(arrives)
 
@@ -111,7 +111,7 @@ def test_states_inmigrate_cannot_enter(name: str) -> None:
     state vl.c's table does not list aborts the seed after 'completed'; fixed
     arrives 'paused'."""
     seed = fed("seed", {"outcome": "complete", "runstate": name})
-    assert migration_events(seed, DEST) == ["setup", "active", "completed"]
+    assert migration_events(seed, DEST) == ["active", "completed"]
     assert [g["reason"] for g in exits(seed, DEST)] == [
         f"invalid runstate transition: 'inmigrate' -> '{name}'"]
     fixed = fed("fixed", {"outcome": "complete", "runstate": name})
