@@ -295,7 +295,7 @@ def test_incoming_invalidate_exit() -> None:
     answered, the source is 'postmigrate'. Fixed: it stays, 'paused' (autostart off)."""
     (_, seed), (feng, fixed) = both("DEF-INCOMING-INVALIDATE-EXIT")
     for out in (seed, fixed):
-        assert migration_events(out, DEST) == ["setup", "active", "completed"]
+        assert migration_events(out, DEST) == ["active", "completed"]
     assert [(g["line"]) for g in exits(seed, DEST)] == [290]
     assert replies(seed, DEST) == [{"return": {}}]
     assert exits(fixed, DEST) == []
