@@ -10,6 +10,7 @@ against the specification it should meet.
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
@@ -52,6 +53,14 @@ def _decision(name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]
     def patcher() -> Iterator[None]:
         original = getattr(D, name)
         faulty = make(original)
+        # A fault that cannot take the function's parameters would make every
+        # call raise TypeError: a broken mutant, never a catch.
+        params = list(inspect.signature(original).parameters)
+        try:
+            inspect.signature(faulty).bind(*params)
+        except TypeError as err:
+            raise TypeError(f"the fault for decisions.{name} does not take its parameters "
+                            f"({', '.join(params)}): {err}") from None
         faulty.__doc__ = original.__doc__
         faulty.__name__ = original.__name__
         faulty.__qualname__ = original.__qualname__
@@ -306,12 +315,13 @@ MUTANTS: tuple[Mutant, ...] = (
            _decision("downtime_ns", lambda o: lambda s, r: o(s / 1000, r)), "downtime_ns"),
     Mutant("M15-cache-not-pow2", "the cache size is stored as given, not pow2floor",
            "MIG-CACHE-001",
-           _decision("cache_size_decision", lambda o: lambda v, ram, r: (
-               o(v, ram, r)[0], v)), "cache_size_decision"),
+           _decision("cache_size_decision", lambda o: lambda v, ram, r, *a, **k: (
+               o(v, ram, r, *a, **k)[0], v)), "cache_size_decision"),
     Mutant("M16-cache-equal-ram-refused", "a cache as large as the RAM is refused",
            "MIG-CACHE-003",
-           _decision("cache_size_decision", lambda o: lambda v, ram, r: (
-               ("cache_above_ram", 0) if v == ram else o(v, ram, r))), "cache_size_decision"),
+           _decision("cache_size_decision", lambda o: lambda v, ram, r, *a, **k: (
+               ("cache_above_ram", 0) if v == ram else o(v, ram, r, *a, **k))),
+           "cache_size_decision"),
     Mutant("M17-unknown-uri-stays-setup", "an unknown URI leaves the migration in setup",
            "MIG-MIGRATE-008", _obj(World, "set_state", _skip_trigger("uri_unknown"))),
     Mutant("M18-connect-error-ignored", "a connect error leaves the migration in setup",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from migspec.properties.mutants import MUTANT_BY_ID, MUTANTS, Mutant, applied
 from migspec.reference import handlers, mainloop
 from migspec.reference.engine import Engine
@@ -61,3 +63,20 @@ def test_a_suite_that_fails_the_control_run_catches_nothing() -> None:
 
     [alone] = run((MUTANTS[0],), {"always": always})
     assert not alone.caught and alone.errors
+
+
+def test_every_decision_fault_takes_the_functions_parameters() -> None:
+    """A decision mutant whose fault cannot take the function's parameters
+    makes every call raise TypeError, which CrossHair reports as EXEC_ERR; it
+    was once counted as a catch (M15 and M16 after cache_size_decision gained
+    parameters). Applying such a mutant is refused; every mutant applies."""
+    from migspec.properties.mutants import _decision
+    from migspec.reference import decisions as D
+
+    for mutant in MUTANTS:
+        with applied(mutant):
+            pass
+    broken = _decision("cache_size_decision", lambda o: lambda v, ram, r: o(v, ram, r))
+    with pytest.raises(TypeError, match="does not take its parameters"), broken():
+        pass
+    assert D.cache_size_decision.__name__ == "cache_size_decision"
