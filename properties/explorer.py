@@ -21,7 +21,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from migspec.properties.graphs import fair_cycles, words
-from migspec.properties.observers import OBSERVER_BITS, OBSERVER_MASK, LastStatus
+from migspec.properties.observers import (
+    OBSERVER_BITS,
+    OBSERVER_MASK,
+    LastStatus,
+    event_order_violations,
+    final_event_violations,
+    last_statuses,
+)
 from migspec.properties.places import PlaceGraph
 from migspec.properties.scenarios import Scenario
 from migspec.reference import scheduler as sched
@@ -151,33 +158,6 @@ def _spend(used: tuple[int, ...], index: int) -> tuple[int, ...]:
     return used[:index] + (used[index] + 1,) + used[index + 1:]
 
 
-def last_statuses(new: LogKey, last: dict[str, str] | None = None) -> dict[str, str]:
-    """The last MIGRATION status each VM sent, after ``new`` follows what
-    ``last`` says."""
-    out = dict(last or {})
-    for entry in new:
-        if entry[1] == "E" and entry[2] == "MIGRATION":
-            out[entry[0]] = str(entry[3])
-    return out
-
-
-def event_order_violations(
-    successors: dict[str, frozenset[str]], last: dict[str, str], new: LogKey
-) -> Iterator[tuple[str, str]]:
-    """MIG-SAFETY-003: each MIGRATION event in ``new`` follows the one its VM
-    sent before by a declared transition (or is a first 'setup')."""
-    last = dict(last)
-    for entry in new:
-        if entry[1] == "E" and entry[2] == "MIGRATION":
-            name, status = entry[0], str(entry[3])
-            prev = last.get(name)
-            if (prev is None and status != MigrationStatus.SETUP.value) or (
-                prev is not None and status not in successors[prev]
-            ):
-                yield "MIG-SAFETY-003", f"{name} sent '{status}' after '{prev}'"
-            last[name] = status
-
-
 def final_events(world: World, quiescent: bool) -> tuple[tuple[str, str], ...]:
     """The terminal status each VM must have sent an event for (MIG-SAFETY-008):
     in a quiescent world, every live VM whose migration started with the
@@ -189,16 +169,6 @@ def final_events(world: World, quiescent: bool) -> tuple[tuple[str, str], ...]:
         if vm.exited is None and vm.migrations and vm.events_at_start
         and vm.s.state in TERMINAL
     )
-
-
-def final_event_violations(
-    finals: tuple[tuple[str, str], ...], last: dict[str, str]
-) -> Iterator[tuple[str, str]]:
-    """MIG-SAFETY-008 for the VMs of :func:`final_events`, given the last
-    MIGRATION status each sent."""
-    for name, state in finals:
-        if last.get(name) != state:
-            yield "MIG-SAFETY-008", f"{name} ended '{state}' without its event"
 
 
 def engine_labels(world: World) -> tuple[list[Label], bool]:

@@ -17,7 +17,7 @@ only looks up a dict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from migspec.spec.states import MigrationStatus
@@ -31,8 +31,41 @@ OBSERVER_BITS = 12
 OBSERVER_MASK = (1 << OBSERVER_BITS) - 1
 
 
-def _migration_events(new: LogKey) -> list[tuple[str, str]]:
-    return [(str(e[0]), str(e[3])) for e in new if e[1] == "E" and e[2] == "MIGRATION"]
+def last_statuses(new: LogKey, last: dict[str, str] | None = None) -> dict[str, str]:
+    """The last MIGRATION status each VM sent, after ``new`` follows what
+    ``last`` says."""
+    out = dict(last or {})
+    for entry in new:
+        if entry[1] == "E" and entry[2] == "MIGRATION":
+            out[entry[0]] = str(entry[3])
+    return out
+
+
+def event_order_violations(
+    successors: dict[str, frozenset[str]], last: dict[str, str], new: LogKey
+) -> Iterator[tuple[str, str]]:
+    """MIG-SAFETY-003: each MIGRATION event in ``new`` follows the one its VM
+    sent before by a declared transition (or is a first 'setup')."""
+    last = dict(last)
+    for entry in new:
+        if entry[1] == "E" and entry[2] == "MIGRATION":
+            name, status = entry[0], str(entry[3])
+            prev = last.get(name)
+            if (prev is None and status != MigrationStatus.SETUP.value) or (
+                prev is not None and status not in successors[prev]
+            ):
+                yield "MIG-SAFETY-003", f"{name} sent '{status}' after '{prev}'"
+            last[name] = status
+
+
+def final_event_violations(
+    finals: tuple[tuple[str, str], ...], last: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """MIG-SAFETY-008 for the VMs of :func:`final_events`, given the last
+    MIGRATION status each sent."""
+    for name, state in finals:
+        if last.get(name) != state:
+            yield "MIG-SAFETY-008", f"{name} ended '{state}' without its event"
 
 
 class LastStatus:
@@ -42,7 +75,6 @@ class LastStatus:
     def __init__(self, names: Sequence[str], successors: dict[str, frozenset[str]],
                  root_log: LogKey) -> None:
         self.names = tuple(names)
-        self._slot = {name: i for i, name in enumerate(self.names)}
         self.successors = successors
         self.states: list[tuple[str | None, ...]] = []
         self._ids: dict[tuple[str | None, ...], int] = {}
@@ -65,17 +97,10 @@ class LastStatus:
     def _after(self, state: tuple[str | None, ...],
                new: LogKey) -> tuple[tuple[str | None, ...], list[Finding]]:
         """MIG-SAFETY-003 along ``new`` from ``state``; the state after it."""
-        last = list(state)
-        bad: list[Finding] = []
-        for name, status in _migration_events(new):
-            slot = self._slot[name]
-            prev = last[slot]
-            if (prev is None and status != MigrationStatus.SETUP.value) or (
-                prev is not None and status not in self.successors[prev]
-            ):
-                bad.append(("MIG-SAFETY-003", f"{name} sent '{status}' after '{prev}'"))
-            last[slot] = status
-        return tuple(last), bad
+        last = self._as_dict(state)
+        bad = list(event_order_violations(self.successors, last, new))
+        after = last_statuses(new, last)
+        return tuple(after.get(name) for name in self.names), bad
 
     def step(self, state: int, new_id: int, new: LogKey) -> tuple[int, tuple[Finding, ...]]:
         """The state after a move that showed ``new`` (interned as ``new_id``),
@@ -93,14 +118,12 @@ class LastStatus:
         k = (state, finals)
         done = self._final.get(k)
         if done is None:
-            last = self.states[state]
-            done = self._final[k] = tuple(
-                ("MIG-SAFETY-008", f"{name} ended '{status}' without its event")
-                for name, status in finals if last[self._slot[name]] != status
-            )
+            done = self._final[k] = tuple(final_event_violations(finals, self.last(state)))
         return done
 
     def last(self, state: int) -> dict[str, str]:
         """The state as a dict of the VMs that sent a MIGRATION event."""
-        return {n: s for n, s in zip(self.names, self.states[state], strict=True)
-                if s is not None}
+        return self._as_dict(self.states[state])
+
+    def _as_dict(self, state: tuple[str | None, ...]) -> dict[str, str]:
+        return {n: s for n, s in zip(self.names, state, strict=True) if s is not None}
